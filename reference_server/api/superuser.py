@@ -1,0 +1,7 @@
+"""Operations of the `superuser` area."""
+
+from __future__ import annotations
+
+from reference_server.core.operation import Operation
+
+OPERATIONS: tuple[Operation, ...] = ()

@@ -1,0 +1,204 @@
+"""The ASGI application: routing, authentication, the enforcement pipeline, and rendering."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from reference_server.api import OPERATIONS
+from reference_server.auth.authn import SESSION_COOKIE, Authenticator, SessionData
+from reference_server.auth.identity import AuthKind, Identity
+from reference_server.config import ServerConfig
+from reference_server.core import permissions
+from reference_server.core.context import Ctx
+from reference_server.core.errors import (
+    METHOD_NOT_ALLOWED_MESSAGE,
+    TOO_LARGE_MESSAGE,
+    HttpError,
+    MessageError,
+    csrf_error,
+    to_body,
+)
+from reference_server.core.operation import Operation
+from reference_server.core.render import Reply
+from reference_server.core.routing import Router
+from reference_server.core.validation import parse_json_body, parse_query, validate_body
+from reference_server.storage import Storage
+
+log = logging.getLogger("reference_server")
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+_SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+CORS_HEADERS = {
+    "Access-Control-Allow-Origin": "*",
+    "Access-Control-Allow-Methods": "DELETE, GET, HEAD, OPTIONS, POST, PUT",
+    "Access-Control-Max-Age": "21600",
+    "Access-Control-Allow-Headers": "AUTHORIZATION, CONTENT-TYPE, X-REQUESTED-WITH",
+}
+
+
+def enabled_operations(config: ServerConfig, operations: tuple[Operation, ...] = OPERATIONS) -> list[Operation]:
+    """Operations whose feature switch is on: a switched-off feature has no route and no discovery entry."""
+    out = []
+    for op in operations:
+        features = op.feature.split("+") if op.feature else []
+        if all(config.feature(f) for f in features):
+            out.append(op)
+    return out
+
+
+class QuayApp:
+    def __init__(self, config: ServerConfig, storage: Storage) -> None:
+        self.config = config
+        self.storage = storage
+        self.operations = enabled_operations(config)
+        self.router = Router(self.operations)
+        self.authn = Authenticator(storage.session_key)
+        self.started = time.time()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        request = Request(scope, receive)
+        response = await self.handle(request)
+        await response(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.storage.close()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    # ---- dispatch ----------------------------------------------------------------------------------------
+
+    def base_url(self, request: Request) -> str:
+        host = request.headers.get("host") or self.config.server_hostname
+        return f"{request.url.scheme}://{host}"
+
+    async def handle(self, request: Request) -> Response:
+        path = request.url.path
+        found = self.router.match(path)
+        if found is None:
+            return self._unknown_path(request)
+        route, path_params = found
+        method = request.method
+        is_api = not any(op.web for op in route.operations.values())
+        extra_headers = dict(CORS_HEADERS) if is_api else {}
+        if method == "OPTIONS":
+            return Response(b"null", 200, {**extra_headers, "Allow": route.allow},
+                            media_type="application/json")
+        op = route.operations.get("GET" if method == "HEAD" else method)
+        if op is None:
+            body = json.dumps({"message": METHOD_NOT_ALLOWED_MESSAGE}).encode()
+            return Response(body, 405, {**extra_headers, "Allow": route.allow}, media_type="application/json")
+        response = await self._run(request, op, path_params)
+        response.headers.update(extra_headers)
+        if method == "HEAD":
+            response.body = b""
+        return response
+
+    def _unknown_path(self, request: Request) -> Response:
+        path = request.url.path
+        if not path.endswith("/"):
+            # Werkzeug's answer for an unknown path without a trailing slash: a permanent redirect.
+            target = str(request.url.replace(path=path + "/"))
+            html = (f'<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n<h1>Redirecting...</h1>\n'
+                    f'<p>You should be redirected automatically to the target URL: <a href="{target}">'
+                    f"{target}</a>. If not, click the link.\n")
+            return Response(html, 308, {"Location": target}, media_type="text/html; charset=utf-8")
+        html = "<!DOCTYPE html>\n<html><head><title>Not Found</title></head><body><h1>Not Found</h1></body></html>\n"
+        return Response(html, 404, media_type="text/html; charset=utf-8")
+
+    async def _run(self, request: Request, op: Operation, path_params: dict[str, str]) -> Response:
+        session = self.authn.load_session(request.cookies.get(SESSION_COOKIE))
+        raw = b""
+        if request.method not in _SAFE_METHODS:
+            declared = request.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+                return self._error(MessageError(413, TOO_LARGE_MESSAGE), True, request)
+            raw = await request.body()
+            if len(raw) > MAX_BODY_BYTES:
+                return self._error(MessageError(413, TOO_LARGE_MESSAGE), True, request)
+        form: dict[str, str] = {}
+        if op.form_body and raw:
+            form = {k: str(v) for k, v in (await request.form()).items()}
+        identity: Identity | None = None
+        try:
+            with self.storage.transaction() as db:
+                identity, _invalid_token = self.authn.authenticate(
+                    db, request.headers.get("authorization"), session)
+                if request.method not in _SAFE_METHODS and not (op.csrf_exempt or identity.kind is AuthKind.OAUTH):
+                    sent = request.headers.get("x-csrf-token") or request.query_params.get("_csrf_token") \
+                        or form.get("_csrf_token")
+                    if not session.csrf or not sent or sent != session.csrf:
+                        raise csrf_error()
+                if op.fresh_login:
+                    permissions.check_fresh_login(identity, db, self.config)
+                ctx = Ctx(request=request, db=db, identity=identity, config=self.config,
+                          query=parse_query(op, request.query_params), body=form or None,
+                          ip=request.client.host if request.client else "", base_url=self.base_url(request))
+                ctx.state["session"] = session
+                ctx.state["operations"] = self.operations
+                if op.order == "validate-first":
+                    self._load_body(ctx, op, raw, request)
+                    permissions.check(ctx, op, path_params)
+                else:
+                    permissions.check(ctx, op, path_params)
+                    self._load_body(ctx, op, raw, request)
+                result = op.handler(ctx, **path_params)
+        except HttpError as exc:
+            return self._error(exc, identity is None or identity.is_anonymous, request)
+        except Exception:
+            log.exception("unhandled error in %s", op.operation_id)
+            return Response(json.dumps({"message": "Internal server error"}).encode(), 500,
+                            media_type="application/json")
+        return self._render(op, result, ctx)
+
+    @staticmethod
+    def _load_body(ctx: Ctx, op: Operation, raw: bytes, request: Request) -> None:
+        if op.form_body:
+            return
+        body = parse_json_body(op, raw, request.headers.get("content-type", ""))
+        validate_body(op, body)
+        ctx.body = body
+
+    def _render(self, op: Operation, result: Any, ctx: Ctx) -> Response:
+        headers: dict[str, str] = {}
+        content_type = "application/json"
+        if isinstance(result, Reply):
+            status = result.status or op.success
+            headers.update(result.headers)
+            content_type = result.content_type
+            payload = result.raw if result.raw is not None else (
+                b"" if status == 204 else json.dumps(result.body).encode())
+        else:
+            status = op.success
+            payload = b"" if status == 204 else json.dumps(result).encode()
+        response = Response(payload, status, headers, media_type=content_type)
+        new_session: SessionData | None = ctx.state.get("set_session")
+        if new_session is not None:
+            response.set_cookie(SESSION_COOKIE, self.authn.dump_session(new_session), httponly=True,
+                                samesite="lax")
+        return response
+
+    def _error(self, exc: HttpError, anonymous: bool, request: Request) -> Response:
+        status, body, content_type, headers = to_body(exc, anonymous, self.base_url(request))
+        payload = body if isinstance(body, bytes) else json.dumps(body).encode()
+        return Response(payload, status, headers, media_type=content_type)
+
+
+def create_app(config: ServerConfig, storage: Storage) -> QuayApp:
+    return QuayApp(config, storage)

@@ -1,0 +1,77 @@
+"""Request-body and query-string checks, with Quay's error texts."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jsonschema import Draft4Validator
+from jsonschema.exceptions import best_match
+
+from reference_server.core.errors import (
+    BAD_JSON_MESSAGE,
+    NOT_JSON_MESSAGE,
+    MessageError,
+    invalid_request,
+)
+from reference_server.core.operation import Operation, Param
+
+_TRUE = {"true", "1", "yes", "on"}
+
+
+_VALIDATORS: dict[int, Draft4Validator] = {}
+
+
+def _validator(op: Operation) -> Draft4Validator:
+    assert op.body is not None
+    found = _VALIDATORS.get(id(op))
+    if found is None:
+        found = _VALIDATORS[id(op)] = Draft4Validator(op.body.schema)
+    return found
+
+
+def parse_json_body(op: Operation, raw: bytes, content_type: str) -> Any:
+    if op.body is None:
+        return None
+    if not raw.strip():
+        return None
+    if content_type.split(";")[0].strip().lower() not in ("application/json", ""):
+        raise MessageError(415, NOT_JSON_MESSAGE)
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise MessageError(400, BAD_JSON_MESSAGE) from None
+
+
+def validate_body(op: Operation, body: Any) -> None:
+    if op.body is None:
+        return
+    if body is None:
+        if op.body.required:
+            raise invalid_request("Missing JSON body")
+        return
+    error = best_match(_validator(op).iter_errors(body))
+    if error is not None:
+        raise invalid_request(str(error))
+
+
+def parse_query(op: Operation, query: Any) -> dict[str, Any]:
+    """Typed values for the declared query parameters (undeclared ones are ignored, as in Quay)."""
+    out: dict[str, Any] = {}
+    for param in op.query_params:
+        raw = query.get(param.name)
+        out[param.name] = param.default if raw is None else _convert(param, raw)
+    return out
+
+
+def _convert(param: Param, raw: str) -> Any:
+    if param.type == "boolean":
+        return raw.strip().lower() in _TRUE
+    if param.type == "integer":
+        try:
+            return int(raw)
+        except ValueError:
+            raise invalid_request(f"Invalid value for {param.name}: {raw!r} is not an integer") from None
+    if param.enum is not None and raw not in param.enum:
+        raise invalid_request(f"Invalid value for {param.name}: must be one of {list(param.enum)}")
+    return raw

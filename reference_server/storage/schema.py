@@ -1,0 +1,241 @@
+"""SQLAlchemy Core tables. One schema serves SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# Users, organizations and robots share one table and one name space, as in Quay.
+user = Table(
+    "user", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("username", String(255), nullable=False, unique=True),
+    Column("email", String(255), nullable=True),
+    Column("password_hash", String(255), nullable=True),
+    Column("verified", Boolean, nullable=False, default=True),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("organization", Boolean, nullable=False, default=False),
+    Column("robot", Boolean, nullable=False, default=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("last_accessed", DateTime(timezone=True), nullable=True),
+    Column("tag_expiration_s", Integer, nullable=False, default=1209600),
+    Column("invoice_email", Boolean, nullable=False, default=False),
+    Column("invoice_email_address", String(255), nullable=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("unstructured_metadata", JSON, nullable=True),
+    # Robots: the token is returned again by GET (Quay does), so it is kept encrypted; lookups use the hash.
+    Column("robot_token_hash", String(128), nullable=True, index=True),
+    Column("robot_token_enc", Text, nullable=True),
+    Column("login_failures", Integer, nullable=False, default=0),
+)
+Index("ix_user_email", user.c.email)
+
+deleted_namespace = Table(
+    "deleted_namespace", metadata,
+    Column("name", String(255), primary_key=True),
+)
+
+team = Table(
+    "team", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    UniqueConstraint("org_id", "name"),
+)
+
+team_member = Table(
+    "team_member", metadata,
+    Column("team_id", Integer, ForeignKey("team.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+)
+Index("ix_team_member_user", team_member.c.user_id)
+
+team_invite = Table(
+    "team_invite", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("team_id", Integer, ForeignKey("team.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=True),
+    Column("email", String(255), nullable=True),
+    Column("inviter_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False),
+    Column("code_hash", String(128), nullable=False, unique=True),
+)
+
+repository = Table(
+    "repository", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("namespace_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("visibility", String(16), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("kind", String(16), nullable=False, default="image"),
+    Column("state", String(32), nullable=False, default="NORMAL"),
+    Column("trust_enabled", Boolean, nullable=False, default=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("status_token", String(36), nullable=False),
+    UniqueConstraint("namespace_id", "name"),
+)
+
+repo_permission = Table(
+    "repo_permission", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", Integer, ForeignKey("repository.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=True),
+    Column("team_id", Integer, ForeignKey("team.id", ondelete="CASCADE"), nullable=True),
+    Column("role", String(16), nullable=False),
+    UniqueConstraint("repository_id", "user_id", "team_id"),
+)
+Index("ix_repo_permission_user", repo_permission.c.user_id)
+Index("ix_repo_permission_team", repo_permission.c.team_id)
+
+star = Table(
+    "star", metadata,
+    Column("user_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+    Column("repository_id", Integer, ForeignKey("repository.id", ondelete="CASCADE"), primary_key=True),
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
+prototype = Table(
+    "prototype", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("org_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False),
+    Column("activating_user_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=True),
+    Column("delegate_user_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=True),
+    Column("delegate_team_id", Integer, ForeignKey("team.id", ondelete="CASCADE"), nullable=True),
+    Column("role", String(16), nullable=False),
+)
+
+robot_federation = Table(
+    "robot_federation", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("robot_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("issuer", String(512), nullable=False),
+    Column("subject", String(512), nullable=False),
+)
+
+oauth_application = Table(
+    "oauth_application", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("org_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("client_id", String(64), nullable=False, unique=True),
+    Column("client_secret_enc", Text, nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("redirect_uri", String(512), nullable=False, default=""),
+    Column("application_uri", String(512), nullable=False, default=""),
+    Column("avatar_email", String(255), nullable=True),
+)
+
+# Bearer tokens: only a keyed hash is stored; the token itself is shown once.
+oauth_token = Table(
+    "oauth_token", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    Column("application_id", Integer, ForeignKey("oauth_application.id", ondelete="CASCADE"), nullable=True),
+    Column("user_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("scope", String(255), nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=True),
+    Column("last_accessed", DateTime(timezone=True), nullable=True),
+    # Set for tokens minted through the organization application tokens API.
+    Column("name", String(255), nullable=True),
+    Column("created_by_id", Integer, ForeignKey("user.id", ondelete="SET NULL"), nullable=True),
+)
+
+assigned_authorization = Table(
+    "assigned_authorization", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("application_id", Integer, ForeignKey("oauth_application.id", ondelete="CASCADE"), nullable=False),
+    Column("user_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False),
+    Column("scope", String(255), nullable=False),
+    Column("redirect_uri", String(512), nullable=False, default=""),
+    Column("response_type", String(32), nullable=False, default="token"),
+)
+
+app_specific_token = Table(
+    "app_specific_token", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("title", String(255), nullable=False),
+    Column("token_hash", String(128), nullable=False, unique=True),
+    # GET of one token returns its code again (Quay does), so the code is kept encrypted.
+    Column("token_enc", Text, nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("expiration", DateTime(timezone=True), nullable=True),
+    Column("last_accessed", DateTime(timezone=True), nullable=True),
+)
+
+user_notification = Table(
+    "user_notification", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("user_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("kind", String(64), nullable=False),
+    Column("metadata", JSON, nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("dismissed", Boolean, nullable=False, default=False),
+)
+
+authorized_email = Table(
+    "authorized_email", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", Integer, ForeignKey("repository.id", ondelete="CASCADE"), nullable=False),
+    Column("email", String(255), nullable=False),
+    Column("code_hash", String(128), nullable=False),
+    Column("confirmed", Boolean, nullable=False, default=False),
+    UniqueConstraint("repository_id", "email"),
+)
+
+# Outbound mail is recorded here instead of sent (the reference server has no mail relay).
+outbox = Table(
+    "outbox", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("recipient", String(255), nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    Column("payload", JSON, nullable=False),
+)
+
+log_entry = Table(
+    "log_entry", metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("kind", String(64), nullable=False),
+    Column("account_id", Integer, nullable=True),  # the namespace the entry belongs to
+    Column("performer_id", Integer, nullable=True),
+    Column("repository_id", Integer, nullable=True),
+    Column("ip", String(64), nullable=True),
+    Column("datetime", DateTime(timezone=True), nullable=False),
+    Column("metadata", JSON, nullable=False),
+)
+Index("ix_log_account_time", log_entry.c.account_id, log_entry.c.datetime, log_entry.c.id)
+Index("ix_log_repo_time", log_entry.c.repository_id, log_entry.c.datetime, log_entry.c.id)
+Index("ix_log_performer_time", log_entry.c.performer_id, log_entry.c.datetime, log_entry.c.id)
+Index("ix_log_time", log_entry.c.datetime, log_entry.c.id)
+
+# Instance-wide secret material (HMAC key for token hashes, encryption key), made on first start.
+instance_secret = Table(
+    "instance_secret", metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,99 @@
+"""Requests/s of GET /api/v1/repository/{repository} (bearer token) on the reference server, next to a bare
+Starlette JSON endpoint, measured in one run on the same machine with wrk. Prints both and their ratio.
+
+Usage: python benchmarks/bench_repo_get.py [--seconds 10] [--connections 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait(url: str, timeout: float = 20) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1)
+            return
+        except Exception:
+            time.sleep(0.1)
+    raise SystemExit(f"server at {url} did not come up")
+
+
+def post(url: str, body: dict[str, object], token: str | None = None) -> dict[str, object]:
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    req = urllib.request.Request(url, json.dumps(body).encode(), headers, method="POST")
+    with urllib.request.urlopen(req) as r:
+        answer: dict[str, object] = json.loads(r.read() or b"null")
+        return answer
+
+
+def wrk(url: str, seconds: int, connections: int, token: str | None) -> tuple[float, str]:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    if token:
+        cmd += ["-H", f"Authorization: Bearer {token}"]
+    out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = re.search(r"50%\s+(\S+)", out)
+    return rps, p50.group(1) if p50 else "?"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--connections", type=int, default=16)
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is needed (Debian package 'wrk')")
+    procs = []
+    try:
+        data = tempfile.mkdtemp(prefix="qh-bench-")
+        port = free_port()
+        procs.append(subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--port", str(port),
+                                       "--data-dir", data, "--superuser", "admin"]))
+        bare_port = free_port()
+        procs.append(subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(bare_port),
+                                       "--log-level", "warning", "--no-access-log"], cwd=HERE))
+        base = f"http://127.0.0.1:{port}"
+        wait(f"{base}/api/v1/discovery")
+        wait(f"http://127.0.0.1:{bare_port}/api/v1/repository/bench/repo")
+        token = str(post(f"{base}/api/v1/user/initialize",
+                         {"username": "admin", "password": "password1", "access_token": True})["access_token"])
+        post(f"{base}/api/v1/organization/", {"name": "bench", "email": "bench@example.com"}, token)
+        post(f"{base}/api/v1/repository", {"namespace": "bench", "repository": "repo", "visibility": "private",
+                                           "description": ""}, token)
+        wrk(f"{base}/api/v1/repository/bench/repo", 2, args.connections, token)  # warm-up
+        ours, ours_p50 = wrk(f"{base}/api/v1/repository/bench/repo", args.seconds, args.connections, token)
+        bare, bare_p50 = wrk(f"http://127.0.0.1:{bare_port}/api/v1/repository/bench/repo", args.seconds,
+                             args.connections, None)
+        print(f"reference server GET /api/v1/repository/{{repository}} (bearer): {ours:9.1f} req/s  p50 {ours_p50}")
+        print(f"bare Starlette JSON endpoint:                                  {bare:9.1f} req/s  p50 {bare_p50}")
+        print(f"ratio: {ours / bare:.2f}")
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(10)
+
+
+if __name__ == "__main__":
+    main()

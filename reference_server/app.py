@@ -137,7 +137,7 @@ class QuayApp:
             form = {k: str(v) for k, v in (await request.form()).items()}
         identity: Identity | None = None
         try:
-            with self.storage.transaction() as db:
+            with self.storage.transaction(read_only=request.method in _SAFE_METHODS) as db:
                 identity, _invalid_token = self.authn.authenticate(
                     db, request.headers.get("authorization"), session)
                 if request.method not in _SAFE_METHODS and not (op.csrf_exempt or identity.kind is AuthKind.OAUTH):

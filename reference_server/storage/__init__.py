@@ -13,6 +13,7 @@ from reference_server.auth.secrets import Secrets
 from reference_server.storage import schema as t
 from reference_server.storage.apps import AppQueries
 from reference_server.storage.base import BaseQueries
+from reference_server.storage.cache import ReadCache
 from reference_server.storage.engine import create_schema, database_url, make_engine
 from reference_server.storage.orgs import OrgQueries
 from reference_server.storage.repos import RepoQueries
@@ -22,9 +23,10 @@ from reference_server.storage.users import UserQueries
 
 
 class Db(UserQueries, OrgQueries, TeamQueries, RepoQueries, RobotQueries, AppQueries, BaseQueries):
-    def __init__(self, conn: Connection, secrets: Secrets) -> None:
+    def __init__(self, conn: Connection, secrets: Secrets, cache: ReadCache | None = None) -> None:
         self.conn = conn
         self.secrets = secrets
+        self.cache = cache
 
     @property
     def dialect(self) -> str:
@@ -34,6 +36,7 @@ class Db(UserQueries, OrgQueries, TeamQueries, RepoQueries, RobotQueries, AppQue
 class Storage:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.read_cache = ReadCache()
         create_schema(engine)
         self.secrets = self._load_secrets()
 
@@ -57,10 +60,15 @@ class Storage:
         return Secrets(bytes.fromhex(rows["hmac"]), rows["fernet"].encode())
 
     @contextmanager
-    def transaction(self) -> Iterator[Db]:
-        """Commit when the block succeeds, roll back when it raises."""
-        with self.engine.begin() as conn:
-            yield Db(conn, self.secrets)
+    def transaction(self, read_only: bool = False) -> Iterator[Db]:
+        """Commit when the block succeeds, roll back when it raises. A read-only request may use the read
+        cache; any other one empties it when it ends, whatever happened."""
+        try:
+            with self.engine.begin() as conn:
+                yield Db(conn, self.secrets, self.read_cache if read_only else None)
+        finally:
+            if not read_only:
+                self.read_cache.bump()
 
     @contextmanager
     def read(self) -> Iterator[Db]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import uuid as uuidlib
 from datetime import UTC, datetime
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
@@ -14,6 +15,9 @@ from reference_server.auth.scopes import RepoRole, TeamRole
 from reference_server.auth.secrets import Secrets, hash_password
 from reference_server.domain.models import Repository, Team, User
 from reference_server.storage import schema as t
+from reference_server.storage.cache import ReadCache
+
+T = TypeVar("T")
 
 REPO_ROLE = {"read": RepoRole.READ, "write": RepoRole.WRITE, "admin": RepoRole.ADMIN}
 TEAM_ROLE = {"member": TeamRole.MEMBER, "creator": TeamRole.CREATOR, "admin": TeamRole.ADMIN}
@@ -88,10 +92,18 @@ def team_from_row(row: Any) -> Team:
 class BaseQueries:
     conn: Connection
     secrets: Secrets
+    # Set only while serving a read-only request: memoizes the lookups below across requests.
+    cache: ReadCache | None = None
+
+    def _cached(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        return compute() if self.cache is None else self.cache.get(key, compute)
 
     # ---- namespaces ---------------------------------------------------------------------------------
 
     def user_by_name(self, username: str) -> User | None:
+        return self._cached(("user_by_name", username), lambda: self._user_by_name(username))
+
+    def _user_by_name(self, username: str) -> User | None:
         row = self.conn.execute(select(*_USER_COLS).where(t.user.c.username == username)).first()
         return user_from_row(row) if row else None
 
@@ -146,6 +158,16 @@ class BaseQueries:
 
     def oauth_token_owner(self, token: str) -> tuple[Any, User] | None:
         """The (token row, user) for a bearer token, or None if unknown or expired."""
+        digest = self.secrets.token_hash(token)
+        found = self._cached(("token", digest), lambda: self._oauth_token_owner(digest))
+        if found is None:
+            return None
+        expires = aware(found[0]._mapping["expires_at"])
+        if expires is not None and expires <= now():
+            return None
+        return found
+
+    def _oauth_token_owner(self, digest: str) -> tuple[Any, User] | None:
         tok = t.oauth_token
         app = t.oauth_application
         row = self.conn.execute(
@@ -153,18 +175,16 @@ class BaseQueries:
                    app.c.name.label("app_name"), *_USER_COLS)
             .select_from(tok.join(t.user, t.user.c.id == tok.c.user_id)
                          .outerjoin(app, app.c.id == tok.c.application_id))
-            .where(tok.c.token_hash == self.secrets.token_hash(token))
+            .where(tok.c.token_hash == digest)
         ).first()
-        if row is None:
-            return None
-        expires = aware(row._mapping["expires_at"])
-        if expires is not None and expires <= now():
-            return None
-        return row, user_from_row(row)
+        return None if row is None else (row, user_from_row(row))
 
     # ---- repositories and grants ---------------------------------------------------------------------
 
     def repository(self, namespace: str, name: str) -> Repository | None:
+        return self._cached(("repository", namespace, name), lambda: self._repository(namespace, name))
+
+    def _repository(self, namespace: str, name: str) -> Repository | None:
         row = self.conn.execute(
             select(*_REPO_COLS)
             .select_from(t.repository.join(t.user, t.user.c.id == t.repository.c.namespace_id))
@@ -200,6 +220,10 @@ class BaseQueries:
         return max((REPO_ROLE[r] for r in roles), default=RepoRole.NONE)
 
     def grants(self, user: User | None, namespace: User | None, repo: Repository | None) -> Grants:
+        key = ("grants", user.id if user else None, namespace.id if namespace else None, repo.id if repo else None)
+        return self._cached(key, lambda: self._grants(user, namespace, repo))
+
+    def _grants(self, user: User | None, namespace: User | None, repo: Repository | None) -> Grants:
         if user is None or namespace is None:
             return Grants()
         if user.id == namespace.id:

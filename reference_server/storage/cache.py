@@ -1,0 +1,34 @@
+"""A per-process read cache for the lookups every request repeats (token owner, namespace, repository, grants).
+
+The reference server runs one process, and every change to what is cached goes through a non-GET request or an
+explicit `bump()`; the app clears the cache after each of those, so a GET never sees stale authorization data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+_MAX_ENTRIES = 50_000
+
+
+class ReadCache:
+    def __init__(self) -> None:
+        self._data: dict[tuple[Any, ...], Any] = {}
+        self.enabled = True
+
+    def bump(self) -> None:
+        self._data.clear()
+
+    def get(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+        if not self.enabled:
+            return compute()
+        try:
+            return self._data[key]  # type: ignore[no-any-return]
+        except KeyError:
+            pass
+        value = compute()
+        if len(self._data) >= _MAX_ENTRIES:
+            self._data.clear()
+        self._data[key] = value
+        return value

@@ -111,3 +111,15 @@ def test_instance_secrets_survive_a_restart(tmp_path: Path) -> None:
     again = Storage.open(None, tmp_path)
     assert again.secrets.token_hash("abc") == digest
     again.close()
+
+
+def test_token_owner_is_the_tokens_user_not_a_row_with_the_tokens_id(storage: Storage) -> None:
+    # Regression: an unlabelled token id once shadowed the user id, so a token acted as another account.
+    with storage.transaction() as db:
+        users = [db.create_namespace(f"user{i}", email=None) for i in range(3)]
+        tokens = [db.create_oauth_token(users[2], "repo:read", None)[0] for _ in range(2)]
+    with storage.transaction() as db:
+        for token in tokens:
+            found = db.oauth_token_owner(token)
+            assert found is not None
+            assert (found[1].id, found[1].username) == (users[2].id, "user2")

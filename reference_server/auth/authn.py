@@ -70,7 +70,7 @@ class Authenticator:
                     row, user = found
                     scopes = parse_scopes(row._mapping["scope"]) or frozenset()
                     if user.enabled and not user.robot:
-                        info = TokenInfo(token_id=row._mapping["id"],
+                        info = TokenInfo(token_id=row._mapping["token_id"],
                                          application_id=row._mapping["application_id"],
                                          application_name=row._mapping["app_name"])
                         return Identity(kind=AuthKind.OAUTH, user=user, scopes=scopes, token=info), False

@@ -4,8 +4,8 @@ in sibling modules as mixins; `Db` in storage/__init__.py composes them over one
 from __future__ import annotations
 
 import uuid as uuidlib
-from datetime import UTC, datetime
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
@@ -171,7 +171,8 @@ class BaseQueries:
         tok = t.oauth_token
         app = t.oauth_application
         row = self.conn.execute(
-            select(tok.c.id, tok.c.scope, tok.c.expires_at, tok.c.application_id,
+            # The token's id needs its own label: unlabelled, it shadows the user's "id" in the row mapping.
+            select(tok.c.id.label("token_id"), tok.c.scope, tok.c.expires_at, tok.c.application_id,
                    app.c.name.label("app_name"), *_USER_COLS)
             .select_from(tok.join(t.user, t.user.c.id == tok.c.user_id)
                          .outerjoin(app, app.c.id == tok.c.application_id))

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any, NoReturn
 
 import click
+
+from harness.errors import ConfigError, HarnessError
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,6 +38,178 @@ def serve(host: str, port: int, data_dir: Path, db_url: str | None, config_path:
         click.echo(f"quay-harness serve: {exc}", err=True)
         sys.exit(2)
 
+
+def _fail(command: str, message: str) -> NoReturn:
+    click.echo(f"quay-harness {command}: {message}", err=True)
+    sys.exit(2)
+
+
+def _exit_code(pytest_rc: int, data: dict[str, Any] | None) -> int:
+    """0: everything passed (or was skipped/disabled); 1: the target failed something; 2: configuration or
+    harness error, including any ERROR outcome and pytest's own usage/internal errors or an empty run."""
+    if data is None or pytest_rc not in (0, 1):
+        return 2
+    totals = data.get("totals", {})
+    if totals.get("error", 0):
+        return 2
+    if totals.get("failed", 0) or pytest_rc == 1:
+        return 1
+    return 0
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.option("--target-url", default=None, help="A Quay to test; without it the reference server is started.")
+@click.option("--token", default=None, help="Superuser OAuth token with every scope (or QH_TOKEN).")
+@click.option("--username", default=None, help="Superuser name, with --password instead of a token.")
+@click.option("--password", default=None, help="Superuser password (or QH_PASSWORD).")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Harness settings YAML; QH_* variables override it, options override both.")
+@click.option("--db", "db_url", default=None, help="Reference server database: postgresql://... (default SQLite).")
+@click.option("--suites", default=None, help="Comma-separated: conformance,security,property,fuzz.")
+@click.option("-n", "--workers", default=None, help="pytest-xdist workers: a number or 'auto' (0 = in process).")
+@click.option("--reports", "reports_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where reports/<run-id>/ goes (default ./reports).")
+@click.option("--run-id", default=None, help="Names this run (lowercase letters and digits).")
+@click.option("--full-access/--no-full-access", "full_access", default=None,
+              help="Reference server variant: FEATURE_SUPERUSERS_FULL_ACCESS.")
+@click.argument("pytest_args", nargs=-1, type=click.UNPROCESSED)
+def run(target_url: str | None, token: str | None, username: str | None, password: str | None,
+        config_path: Path | None, db_url: str | None, suites: str | None, workers: str | None,
+        reports_dir: Path | None, run_id: str | None, full_access: bool | None,
+        pytest_args: tuple[str, ...]) -> None:
+    """Run the suites against a target and write reports/<run-id>/. Extra arguments go to pytest."""
+    from harness.auth import initialize_first_user
+    from harness.config import load_config
+    from harness.reporting.redact import register_secret
+
+    try:
+        cfg = load_config(config_path, target_url=target_url, token=token, username=username, password=password,
+                          db_url=db_url, suites=suites, workers=workers, reports_dir=reports_dir, run_id=run_id,
+                          superusers_full_access=full_access)
+    except ConfigError as exc:
+        _fail("run", str(exc))
+    if cfg.target_url and cfg.token is None and cfg.username is None:
+        _fail("run", "a target URL needs superuser credentials: --token, or --username and --password")
+    run_dir = cfg.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    server = None
+    try:
+        if cfg.target_url is None:
+            import secrets
+
+            import httpx
+
+            from harness.server import ReferenceServer
+
+            server = ReferenceServer(data_dir=cfg.data_dir, db_url=cfg.db_url.get_secret_value() if cfg.db_url
+                                     else None, superuser=cfg.superuser_name, full_access=cfg.superusers_full_access,
+                                     features=cfg.server_features)
+            server.start()
+            admin_password = secrets.token_urlsafe(18)
+            register_secret(admin_password)
+            with httpx.Client(base_url=server.url) as http:
+                admin_token = initialize_first_user(http, cfg.superuser_name, admin_password)
+            cfg = load_config(config_path, **{**_overrides(cfg), "target_url": server.url, "token": admin_token,
+                                              "username": cfg.superuser_name, "password": admin_password})
+        rc = _run_pytest(cfg, list(pytest_args))
+        _cleanup_leftovers(cfg)
+    except (HarnessError, OSError) as exc:
+        _fail("run", str(exc))
+    finally:
+        if server is not None:
+            server.stop()
+    data = _read(run_dir / "results.yaml")
+    if data is not None:
+        from harness.reporting.results import print_summary
+
+        print_summary(data)
+        click.echo(f"reports: {run_dir}")
+    else:
+        click.echo(f"quay-harness run: pytest wrote no results (exit status {rc})", err=True)
+    sys.exit(_exit_code(rc, data))
+
+
+def _overrides(cfg: Any) -> dict[str, Any]:
+    # Keep what the first load resolved (run id above all) when loading again with the server's address.
+    return {"run_id": cfg.run_id, "reports_dir": cfg.reports_dir, "suites": cfg.suites, "workers": cfg.workers,
+            "superusers_full_access": cfg.superusers_full_access}
+
+
+def _run_pytest(cfg: Any, extra: list[str]) -> int:
+    import os
+    import subprocess
+
+    import suites
+
+    suites_dir = Path(suites.__file__).parent
+    paths = [str(suites_dir / name) for name in cfg.suites if (suites_dir / name).is_dir()]
+    if not paths:
+        raise HarnessError("no suite directories found for " + ",".join(cfg.suites))
+    run_dir = cfg.run_dir.resolve()
+    command = [sys.executable, "-m", "pytest", *paths, "-p", "no:cacheprovider", "-n", cfg.workers,
+               f"--junitxml={run_dir / 'junit.xml'}", f"--alluredir={run_dir / 'allure-results'}",
+               f"--qh-results={run_dir / 'results.yaml'}", "-q", *extra]
+    # Workers learn the target (and the secrets) from QH_* variables, never from the command line.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QH_")}
+    env.update(cfg.to_env())
+    env["QH_REPORTS_DIR"] = str(cfg.reports_dir.resolve())
+    return subprocess.run(command, env=env, check=False).returncode
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    from harness.reporting.results import read_results
+
+    return read_results(path)
+
+
+def _cleanup_leftovers(cfg: Any) -> int:
+    """Replay the run's journals: anything a crashed worker left behind is removed while the target is up."""
+    from harness.journal import pending_entries
+
+    journals = sorted(cfg.run_dir.glob("journal-*.jsonl"))
+    if not any(pending_entries(p) for p in journals):
+        return 0
+    from harness.world import Target, replay_journal
+
+    target = Target.connect(cfg)
+    try:
+        failures = [f for p in journals for f in replay_journal(target, p)]
+    finally:
+        target.close()
+    for failure in failures:
+        click.echo(f"quay-harness: cleanup left behind {failure}", err=True)
+    return len(failures)
+
+
+@main.command()
+@click.option("--run-id", required=True, help="The run whose journal to replay.")
+@click.option("--target-url", default=None)
+@click.option("--token", default=None)
+@click.option("--username", default=None)
+@click.option("--password", default=None)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None)
+@click.option("--reports", "reports_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+def cleanup(run_id: str, target_url: str | None, token: str | None, username: str | None, password: str | None,
+            config_path: Path | None, reports_dir: Path | None) -> None:
+    """Delete what a run created (its journal, newest first), after a crash or Ctrl-C."""
+    from harness.config import load_config
+
+    try:
+        cfg = load_config(config_path, run_id=run_id, target_url=target_url, token=token, username=username,
+                          password=password, reports_dir=reports_dir)
+    except ConfigError as exc:
+        _fail("cleanup", str(exc))
+    if not cfg.run_dir.is_dir():
+        _fail("cleanup", f"no reports for run {run_id} under {cfg.reports_dir}")
+    if cfg.target_url is None:
+        _fail("cleanup", "needs --target-url (the reference server of a finished run is gone already)")
+    try:
+        left = _cleanup_leftovers(cfg)
+    except HarnessError as exc:
+        _fail("cleanup", str(exc))
+    sys.exit(1 if left else 0)
 
 if __name__ == "__main__":
     main()

@@ -3,7 +3,18 @@ and only lazily, so the harness works against any Quay without it."""
 
 from __future__ import annotations
 
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
+from typing import IO, Any
+
+import httpx
+import yaml
 
 
 def run_reference_server(host: str, port: int, data_dir: Path, db_url: str | None, config_path: Path | None,
@@ -15,3 +26,129 @@ def run_reference_server(host: str, port: int, data_dir: Path, db_url: str | Non
         serve(host, port, data_dir, db_url, config_path, superusers, log_level)
     except ConfigError as exc:
         raise ValueError(str(exc)) from exc
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port the OS says is free now. Another process may take it before the server binds it; `ReferenceServer`
+    retries with a new port when that happens."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def server_config(superuser: str = "admin", full_access: bool = False,
+                  features: dict[str, bool] | None = None) -> dict[str, Any]:
+    """The Quay-style config.yaml for a harness run: the first user can be created over HTTP, and the chosen
+    variant's switches."""
+    config: dict[str, Any] = {"SUPER_USERS": [superuser], "FEATURE_USER_INITIALIZE": True,
+                              "FEATURE_SUPERUSERS_FULL_ACCESS": full_access}
+    for name, value in (features or {}).items():
+        key = name.upper()
+        config[key if key.startswith("FEATURE_") else f"FEATURE_{key}"] = value
+    return config
+
+
+class ReferenceServer:
+    """`with ReferenceServer() as server: server.url` runs `quay-harness serve` in a subprocess on a free port,
+    waits until GET /api/v1/discovery answers, and stops it with SIGTERM on exit."""
+
+    def __init__(self, *, data_dir: Path | None = None, db_url: str | None = None, superuser: str = "admin",
+                 full_access: bool = False, features: dict[str, bool] | None = None, host: str = "127.0.0.1",
+                 port: int | None = None, startup_timeout: float = 30.0, log_level: str = "warning") -> None:
+        self.host = host
+        self.requested_port = port
+        self.port = 0
+        self.db_url = db_url
+        self.superuser = superuser
+        self.config = server_config(superuser, full_access, features)
+        self.startup_timeout = startup_timeout
+        self.log_level = log_level
+        self._own_dir = data_dir is None
+        self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="qh-server-"))
+        self._process: subprocess.Popen[bytes] | None = None
+        self._stderr: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def __enter__(self) -> ReferenceServer:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        from harness.errors import ServerStartError
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        config_path = self.data_dir / "harness-config.yaml"
+        config_path.write_text(yaml.safe_dump(self.config))
+        attempts = 1 if self.requested_port else 3
+        last = ""
+        for _ in range(attempts):
+            self.port = self.requested_port or free_port(self.host)
+            self._launch(config_path)
+            ok, last = self._wait()
+            if ok:
+                return
+            self._terminate()
+            if "address already in use" not in last.lower():
+                break
+        self._cleanup_dir()
+        raise ServerStartError(f"the reference server did not start on {self.url}; its stderr ends with:\n{last}")
+
+    def _launch(self, config_path: Path) -> None:
+        command = [sys.executable, "-m", "harness.cli", "serve", "--host", self.host, "--port", str(self.port),
+                   "--data-dir", str(self.data_dir), "--config", str(config_path),
+                   "--superuser", self.superuser, "--log-level", self.log_level]
+        if self.db_url:
+            command += ["--db", self.db_url]
+        # Lives as long as the server (closed in _terminate), so no `with` block here.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115
+        self._process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=self._stderr,
+                                         stdin=subprocess.DEVNULL)
+
+    def _tail(self) -> str:
+        if self._stderr is None:
+            return ""
+        self._stderr.seek(0)
+        text = self._stderr.read().decode("utf-8", "replace")
+        return "\n".join(text.strip().splitlines()[-20:])
+
+    def _wait(self) -> tuple[bool, str]:
+        assert self._process is not None
+        deadline = time.monotonic() + self.startup_timeout
+        with httpx.Client(base_url=self.url, timeout=2.0) as http:
+            while time.monotonic() < deadline:
+                if self._process.poll() is not None:
+                    return False, self._tail() or f"exited with status {self._process.returncode}"
+                try:
+                    if http.get("/api/v1/discovery").status_code == 200:
+                        return True, ""
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+        return False, self._tail() or f"no answer within {self.startup_timeout:.0f} s"
+
+    def _terminate(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._stderr is not None:
+            self._stderr.close()
+            self._stderr = None
+
+    def _cleanup_dir(self) -> None:
+        if self._own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def stop(self) -> None:
+        self._terminate()
+        self._cleanup_dir()

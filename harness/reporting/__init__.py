@@ -1,0 +1,1 @@
+"""Redacted capture of HTTP exchanges and the run's reports (results.yaml, HTML, summary table)."""

@@ -1,0 +1,303 @@
+"""The pytest plugin (entry point `quay_harness`): fixtures, markers, outcome recording, results.yaml.
+
+Fixtures: `harness_config` (HarnessConfig), `target` (Target: config, catalog, admin/anon clients; starts the
+reference server when no target URL is configured), `catalog`, `admin`, `anon` (QuayClient), `world` (a World
+cleaned up after the test). Markers: `operation(*ids)` (the operationIds a test checks; the test is skipped when
+the target lacks one) and `area(name)`.
+
+The plugin is loaded in every pytest run of this environment (our unit tests too), so nothing here starts a
+server or reads settings until a fixture or a marked test asks for it."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import threading
+import time
+from collections.abc import Generator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from harness.auth import initialize_first_user
+from harness.catalog import Catalog
+from harness.checks import DISABLED_PREFIX, Outcome, classify, worst
+from harness.client import QuayClient, take_called_operations
+from harness.config import HarnessConfig, load_config
+from harness.errors import ConfigError, UnknownOperation
+from harness.reporting.recorder import Exchange
+from harness.reporting.results import TestResult, aggregate, write_html, write_results
+from harness.world import Target, World
+
+# Hypothesis budgets live here, by name; suites never hard-code counts. Network round-trips make per-example
+# deadlines meaningless, and function-scoped fixtures (world) are deliberate.
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large]
+settings.register_profile("dev", max_examples=10, deadline=None, suppress_health_check=_SLOW_OK)
+settings.register_profile("ci", max_examples=50, deadline=None, suppress_health_check=_SLOW_OK,
+                          derandomize=True, database=None, print_blob=True)
+settings.register_profile("thorough", max_examples=500, deadline=None, suppress_health_check=_SLOW_OK)
+
+_config_key = pytest.StashKey[HarnessConfig]()
+_started_key = pytest.StashKey[float]()
+_target_key = pytest.StashKey[Target]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("quay-harness")
+    group.addoption("--qh-config", default=None, help="harness settings YAML (QH_* variables still win)")
+    group.addoption("--qh-results", default=None,
+                    help="write results.yaml (and report.html beside it) to this path")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "operation(*ids): the Quay operationIds a test exercises")
+    config.addinivalue_line("markers", "area(name): the API area a test belongs to")
+    config.stash[_started_key] = time.time()
+    profile = os.environ.get("QH_HYPOTHESIS_PROFILE")
+    if profile:
+        settings.load_profile(profile)
+    # SIGTERM (CI cancelling a job) becomes KeyboardInterrupt, so pytest tears fixtures down and Worlds clean up.
+    if threading.current_thread() is threading.main_thread() and \
+            signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _sigterm)
+
+
+def _sigterm(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _harness_config(config: pytest.Config) -> HarnessConfig:
+    if _config_key not in config.stash:
+        path = config.getoption("--qh-config")
+        try:
+            config.stash[_config_key] = load_config(Path(path) if path else None)
+        except ConfigError as exc:
+            raise pytest.UsageError(f"quay-harness: {exc}") from None
+    return config.stash[_config_key]
+
+
+def _worker() -> str | None:
+    return os.environ.get("PYTEST_XDIST_WORKER")
+
+
+def _is_suite_item(item: pytest.Item) -> bool:
+    return bool(item.get_closest_marker("operation") or item.get_closest_marker("area")) or \
+        "suites" in Path(str(item.path)).parts
+
+
+def _marked_operations(item: pytest.Item) -> list[str]:
+    ops: list[str] = []
+    for mark in item.iter_markers("operation"):
+        ops.extend(str(a) for a in mark.args)
+    return list(dict.fromkeys(ops))
+
+
+def _area(item: pytest.Item, catalog: Catalog | None = None) -> str:
+    mark = item.get_closest_marker("area")
+    if mark and mark.args:
+        return str(mark.args[0])
+    if catalog is not None:
+        for op in _marked_operations(item):
+            area = catalog.area_of(op)
+            if area:
+                return area
+    stem = Path(str(item.path)).stem
+    return stem.removeprefix("test_")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    suite_items = [i for i in items if _is_suite_item(i)]
+    if not suite_items:
+        return
+    cfg = _harness_config(config)
+    areas, ops = set(cfg.disabled_areas), set(cfg.disabled_operations)
+    if not areas and not ops:
+        return
+    for item in suite_items:
+        area = _area(item)
+        off = sorted(set(_marked_operations(item)) & ops)
+        if area in areas:
+            item.add_marker(pytest.mark.skip(reason=f"{DISABLED_PREFIX} area {area!r} is switched off"))
+        elif off:
+            item.add_marker(pytest.mark.skip(reason=f"{DISABLED_PREFIX} operation(s) {', '.join(off)} switched off"))
+
+
+# -- fixtures -----------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def harness_config(pytestconfig: pytest.Config) -> HarnessConfig:
+    return _harness_config(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def target(pytestconfig: pytest.Config, harness_config: HarnessConfig) -> Iterator[Target]:
+    """The target for this process. Without a configured URL (the plugin used on its own) it starts the reference
+    server on a free port and a temporary database, and creates the superuser over HTTP."""
+    cfg = harness_config
+    server = None
+    if cfg.target_url is None:
+        from harness.server import ReferenceServer
+
+        data_dir = cfg.data_dir / (_worker() or "main") if cfg.data_dir else None
+        server = ReferenceServer(data_dir=data_dir, db_url=cfg.db_url.get_secret_value() if cfg.db_url else None,
+                                 superuser=cfg.superuser_name, full_access=cfg.superusers_full_access,
+                                 features=cfg.server_features)
+        server.start()
+        password = secrets.token_urlsafe(18)
+        import httpx
+
+        with httpx.Client(base_url=server.url) as http:
+            token = initialize_first_user(http, cfg.superuser_name, password)
+        cfg = cfg.model_copy(update={"target_url": server.url, "token": _secret(token),
+                                     "username": cfg.superuser_name, "password": _secret(password)})
+    try:
+        tgt = Target.connect(cfg, worker=_worker())
+    except Exception:
+        if server is not None:
+            server.stop()
+        raise
+    tgt.recorder.sinks.append(_allure_sink)
+    pytestconfig.stash[_target_key] = tgt
+    try:
+        yield tgt
+    finally:
+        tgt.close()
+        if server is not None:
+            server.stop()
+
+
+def _secret(value: str) -> Any:
+    from pydantic import SecretStr
+
+    return SecretStr(value)
+
+
+@pytest.fixture(scope="session")
+def catalog(target: Target) -> Catalog:
+    return target.catalog
+
+
+@pytest.fixture(scope="session")
+def admin(target: Target) -> QuayClient:
+    """The superuser, with every scope."""
+    return target.admin
+
+
+@pytest.fixture(scope="session")
+def anon(target: Target) -> QuayClient:
+    """No credentials at all."""
+    return target.anon
+
+
+@pytest.fixture
+def world(target: Target) -> Iterator[World]:
+    """Seeding for one test; everything it made is deleted after the test, newest first."""
+    w = World(target)
+    try:
+        yield w
+    finally:
+        w.close()
+
+
+@pytest.fixture(autouse=True)
+def _qh_operation_gate(request: pytest.FixtureRequest) -> None:
+    """Skip a test whose marked operations the target does not offer (SKIPPED: the target lacks the feature)."""
+    ops = _marked_operations(request.node)
+    if not ops:
+        return
+    tgt: Target = request.getfixturevalue("target")
+    missing = [op for op in ops if op not in tgt.catalog]
+    if missing:
+        pytest.skip(f"the target's discovery has no {', '.join(missing)}")
+
+
+def _allure_sink(exchange: Exchange) -> None:
+    try:
+        import allure
+    except ImportError:  # allure-pytest is a dependency, but the harness library must not need it
+        return
+    allure.attach(exchange.render(), name=exchange.title, attachment_type=allure.attachment_type.TEXT)
+
+
+# -- outcomes -----------------------------------------------------------------------------------------------------
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    take_called_operations()  # forget calls made before this test
+    tgt = item.config.stash.get(_target_key, None)
+    if tgt is not None:
+        tgt.recorder.clear()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report: pytest.TestReport = yield
+    if not _is_suite_item(item):
+        return report
+    exc = call.excinfo.value if call.excinfo is not None else None
+    if isinstance(exc, UnknownOperation):
+        # The target's discovery lacks an operation the test needed: the target lacks the feature.
+        report.outcome = "skipped"
+        report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {exc}")
+    outcome: Outcome | None = None
+    if report.skipped:
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        outcome = Outcome.DISABLED if reason.removeprefix("Skipped: ").startswith(DISABLED_PREFIX) \
+            else Outcome.SKIPPED
+        report.user_properties.append(("qh_reason", reason.removeprefix("Skipped: ")))
+    elif report.failed:
+        outcome = classify(exc) if exc is not None else Outcome.FAILED
+    elif call.when == "call":
+        outcome = Outcome.PASSED
+    if outcome is not None:
+        report.user_properties.append(("qh_outcome", outcome.label))
+    if call.when == "call":
+        tgt = item.config.stash.get(_target_key, None)
+        ops = _marked_operations(item) or take_called_operations()
+        report.user_properties.append(("qh_operations", " ".join(ops)))
+        report.user_properties.append(("qh_area", _area(item, tgt.catalog if tgt else None)))
+        if report.failed and tgt is not None:
+            transcript = "\n\n".join(e.render() for e in tgt.recorder.recent())
+            if transcript:
+                report.sections.append(("quay-harness http (redacted)", transcript))
+    elif call.when == "setup" and report.skipped:
+        report.user_properties.append(("qh_area", _area(item)))
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    props = dict(p for p in report.user_properties if isinstance(p, tuple) and len(p) == 2)
+    if not any(str(k).startswith("qh_") for k in props):
+        return
+    result = _session_results.setdefault(report.nodeid, TestResult(report.nodeid, Outcome.PASSED, ""))
+    result.duration += report.duration
+    if "qh_outcome" in props:
+        # Passed setup/teardown phases carry no outcome, so the worst phase outcome is the test's outcome.
+        phases = _phase_outcomes.setdefault(report.nodeid, [])
+        phases.append(Outcome[str(props["qh_outcome"]).upper()])
+        result.outcome = worst(*phases)
+    if "qh_area" in props:
+        result.area = str(props["qh_area"])
+    if "qh_operations" in props:
+        result.operations = [o for o in str(props["qh_operations"]).split() if o]
+    if "qh_reason" in props:
+        result.reason = str(props["qh_reason"])
+
+
+# Results collected in this process (the controller receives every worker's reports through xdist).
+_session_results: dict[str, TestResult] = {}
+_phase_outcomes: dict[str, list[Outcome]] = {}
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _worker() is not None:
+        return
+    path = session.config.getoption("--qh-results")
+    if not path:
+        return
+    cfg = _harness_config(session.config)
+    data = aggregate(_session_results.values(), run_id=cfg.run_id, target=cfg.target_url or "reference server",
+                     started=session.config.stash.get(_started_key, time.time()))
+    results_path = Path(path)
+    write_results(data, results_path)
+    write_html(data, results_path.with_name("report.html"))

@@ -1,0 +1,418 @@
+"""Declarative seeding on a target under a run-unique prefix, journaled so cleanup always happens.
+
+Everything a World creates is named `<prefix><kind><n>` (prefix = "qh" + run id + worker, e.g. "qh5f3a9c1e2w0"),
+recorded in the journal before the test sees it, and removed in reverse order when the World closes (fixture
+teardown, atexit, or `quay-harness cleanup --run-id` replaying the journal). It never deletes anything it did
+not create: every deletion comes from a journal entry.
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from harness.auth import ALL_SCOPES, BearerAuth, SessionAuth, mint_token
+from harness.catalog import Catalog
+from harness.checks import expect
+from harness.client import QuayClient
+from harness.config import HarnessConfig
+from harness.errors import ConfigError, HarnessError
+from harness.journal import Entry, Journal, pending_entries
+from harness.reporting.recorder import Recorder, seeding
+from harness.reporting.redact import register_secret
+
+log = logging.getLogger("harness.world")
+OWNERS_TEAM = "owners"  # Quay creates it with every organization, holding the creator, role admin
+_UNDO_OK = frozenset({200, 201, 202, 204, 404})
+# Quay answers 400 (DataModelException) rather than 404 for an unknown robot or permission row.
+_UNDO_GONE_400 = frozenset({"robot", "grant", "membership"})
+
+
+@contextmanager
+def _seeding() -> Iterator[None]:
+    token = seeding.set(True)
+    try:
+        yield
+    finally:
+        seeding.reset(token)
+
+
+@dataclass(frozen=True)
+class Robot:
+    name: str  # "namespace+short"
+    namespace: str
+    short: str
+    token: str = field(repr=False)
+
+
+class Persona:
+    """A user on the target. `client(scopes)` is a bearer-token client minted through the OAuth implicit grant for
+    exactly those scopes (None = all eight); `session()` signs in with the password (session cookie + CSRF)."""
+
+    def __init__(self, target: Target, name: str, password: str | None,
+                 preset: QuayClient | None = None) -> None:
+        register_secret(password)
+        self.target = target
+        self.name = name
+        self.password = password
+        self._clients: dict[frozenset[str], QuayClient] = {}
+        if preset is not None:
+            self._clients[frozenset(ALL_SCOPES)] = preset
+        self._session: QuayClient | None = None
+
+    def __repr__(self) -> str:
+        return f"Persona({self.name!r})"
+
+    def __str__(self) -> str:
+        return self.name
+
+    def session(self) -> QuayClient:
+        if self._session is None:
+            if self.password is None:
+                raise HarnessError(f"{self.name} has no password configured, so it cannot sign in")
+            self._session = self.target.make_client(SessionAuth(self.name, self.password), f"{self.name}[session]")
+        return self._session
+
+    def client(self, scopes: Iterable[str] | None = None) -> QuayClient:
+        key = frozenset(ALL_SCOPES if scopes is None else scopes)
+        if key not in self._clients:
+            token = self.target.mint(self, sorted(key))
+            label = "all scopes" if key == frozenset(ALL_SCOPES) else " ".join(sorted(key))
+            self._clients[key] = self.target.make_client(BearerAuth(token), f"{self.name}[{label}]")
+        return self._clients[key]
+
+
+class Target:
+    """One connection to a target for a process (an xdist worker): catalog, admin and anonymous clients, the
+    name counter, the journal, and the OAuth application used to mint persona tokens."""
+
+    def __init__(self, config: HarnessConfig, base_url: str, catalog: Catalog, *, worker: str | None = None,
+                 recorder: Recorder | None = None, transport: httpx.BaseTransport | None = None) -> None:
+        self.config = config
+        self.base_url = base_url.rstrip("/")
+        self.catalog = catalog
+        self.recorder = recorder or Recorder()
+        self.transport = transport
+        self.prefix = config.worker_prefix(worker)
+        self.journal = Journal(config.run_dir / f"journal-{self.prefix}.jsonl")
+        self._counter = itertools.count(1)
+        self._clients: list[QuayClient] = []
+        self.anon = self.make_client(None, "anonymous")
+        self.admin_persona = Persona(self, config.username or config.superuser_name,
+                                     config.password.get_secret_value() if config.password else None,
+                                     preset=self._admin_client())
+        self._oauth: tuple[str, str, str] | None = None  # (org, client_id, redirect_uri)
+        self._oauth_world: World | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def connect(cls, config: HarnessConfig, *, worker: str | None = None, recorder: Recorder | None = None,
+                transport: httpx.BaseTransport | None = None) -> Target:
+        if config.target_url is None:
+            raise ConfigError("no target URL: set QH_TARGET_URL or let the harness start the reference server")
+        with httpx.Client(base_url=config.target_url, transport=transport, verify=config.verify_tls,
+                          timeout=config.request_timeout) as http:
+            catalog = Catalog.from_target(http)
+        return cls(config, config.target_url, catalog, worker=worker, recorder=recorder, transport=transport)
+
+    def _admin_client(self) -> QuayClient:
+        if self.config.token is not None:
+            auth: httpx.Auth = BearerAuth(self.config.token.get_secret_value())
+        elif self.config.username and self.config.password:
+            auth = SessionAuth(self.config.username, self.config.password.get_secret_value())
+        else:
+            raise ConfigError("no superuser credentials: set QH_TOKEN, or QH_USERNAME and QH_PASSWORD")
+        return self.make_client(auth, "admin")
+
+    @property
+    def admin(self) -> QuayClient:
+        return self.admin_persona.client()
+
+    def make_client(self, auth: httpx.Auth | None, name: str) -> QuayClient:
+        client = QuayClient(self.base_url, auth, self.catalog, self.recorder, transport=self.transport,
+                            timeout=self.config.request_timeout, verify=self.config.verify_tls, name=name)
+        self._clients.append(client)
+        return client
+
+    def next_name(self, kind: str) -> str:
+        return f"{self.prefix}{kind}{next(self._counter)}"
+
+    def world(self) -> World:
+        return World(self)
+
+    # -- token minting --------------------------------------------------------------------------------------
+    def _oauth_app(self) -> tuple[str, str, str]:
+        """The per-run organization "<prefix>oauth" and its one OAuth application, made on first use. Tokens with
+        chosen scopes come from the implicit grant, and Quay lets only admins of an application's organization
+        authorize it, so the personas are made owners of this org while they authorize (see `mint`)."""
+        if self._oauth is None:
+            world = self._oauth_world = World(self)
+            org = world.org(name=f"{self.prefix}oauth")
+            redirect = f"{self.base_url}/oauth/localapp"
+            with _seeding():
+                answer = expect(self.admin.call("createOrganizationApplication", orgname=org,
+                                                json={"name": f"{self.prefix}app", "redirect_uri": redirect,
+                                                      "application_uri": self.base_url, "description": "quay-harness"}),
+                                200)
+            client_id = str(answer["client_id"])
+            register_secret(answer.get("client_secret"))
+            self._oauth = (org, client_id, redirect)
+        return self._oauth
+
+    def mint(self, persona: Persona, scopes: list[str]) -> str:
+        with self._lock:
+            org, client_id, redirect = self._oauth_app()
+            member = persona.name != self.admin_persona.name
+            with _seeding():
+                if member:
+                    _add_member(self, org, OWNERS_TEAM, persona)
+                try:
+                    return mint_token(persona.session().http, client_id, redirect, scopes)
+                finally:
+                    if member:
+                        # Tokens outlive the membership (Quay checks the app's org only when authorizing), and
+                        # tests expect a fresh persona to belong to no organization: take it out again.
+                        expect(self.admin.call("deleteOrganizationTeamMember", orgname=org, teamname=OWNERS_TEAM,
+                                               membername=persona.name), (200, 204))
+
+    def close(self) -> None:
+        if self._oauth_world is not None:
+            self._oauth_world.close()
+            self._oauth_world = None
+            self._oauth = None
+        for client in self._clients:
+            client.close()
+        self._clients.clear()
+
+
+def _add_member(target: Target, org: str, team: str, member: Persona | Robot | str) -> None:
+    """PUT .../members/{name}. With Quay's defaults (MAILING + REQUIRE_TEAM_INVITE) a user who is in no team of
+    the org gets an invite instead; accept it as that persona through the notification that carries its code."""
+    name = member.name if isinstance(member, Persona | Robot) else member
+    body = expect(target.admin.call("updateOrganizationTeamMember", orgname=org, teamname=team, membername=name),
+                  200)
+    if isinstance(body, dict) and body.get("invited") and isinstance(member, Persona):
+        session = member.session()
+        notes = expect(session.call("listUserNotifications"), 200)
+        for note in (notes or {}).get("notifications", []):
+            meta = note.get("metadata") or {}
+            if note.get("kind") == "org_team_invite" and meta.get("org") == org and meta.get("team") == team:
+                register_secret(meta.get("code"))
+                expect(session.call("acceptOrganizationTeamInvite", code=meta["code"]), 200)
+                return
+        raise HarnessError(f"{name} was invited to {org}/{team} but no invite notification arrived")
+
+
+class World:
+    """Per-test seeding. Methods return names (or Persona / Robot) the test uses with the catalog."""
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+        self._entries: list[Entry] = []
+        self._personas: dict[str, Persona] = {target.admin_persona.name: target.admin_persona}
+        self._owners: dict[str, Persona] = {target.admin_persona.name: target.admin_persona}
+        self.cleanup_failures: list[str] = []
+        _live_worlds.add(self)
+
+    @property
+    def admin(self) -> Persona:
+        return self.target.admin_persona
+
+    def _record(self, kind: str, name: str, within: str | None, undo_op: str, params: dict[str, str],
+                actor: Persona, superuser_op: str | None = None) -> None:
+        self._entries.append(self.target.journal.record(kind, name, within, undo_op, params, actor.name,
+                                                        superuser_op))
+
+    def _owner(self, namespace: str, as_: Persona | None) -> Persona:
+        if as_ is not None:
+            return as_
+        try:
+            return self._owners[namespace]
+        except KeyError:
+            raise HarnessError(f"the World does not know who administers {namespace!r}; pass as_=") from None
+
+    # -- seeding ---------------------------------------------------------------------------------------------
+    def user(self, name: str | None = None) -> Persona:
+        """A new user made by the superuser (POST /api/v1/superuser/users/ answers its generated password)."""
+        username = name or self.target.next_name("user")
+        with _seeding():
+            body = expect(self.target.admin.call("createInstallUser",
+                                                 json={"username": username, "email": f"{username}@example.com"}),
+                          (200, 201))
+            self._record("user", username, None, "deleteInstallUser", {"username": username}, self.admin,
+                         superuser_op="deleteInstallUser")
+            # With FEATURE_MAILING (Quay's default) a superuser-made account is unverified and cannot sign in;
+            # a superuser e-mail change verifies it (Quay's update_email(auto_verify=True)).
+            expect(self.target.admin.call("changeInstallUser", username=username,
+                                          json={"email": f"{username}@example.com"}), 200)
+        password = body.get("password") if isinstance(body, dict) else None
+        if not isinstance(password, str):
+            raise HarnessError(f"createInstallUser returned no password for {username}")
+        persona = Persona(self.target, username, password)
+        self._personas[username] = self._owners[username] = persona
+        return persona
+
+    def org(self, owner: Persona | None = None, name: str | None = None) -> str:
+        """A new organization created by `owner` (default: the admin), who lands in its owners team."""
+        owner = owner or self.admin
+        orgname = name or self.target.next_name("org")
+        with _seeding():
+            expect(owner.client().call("createOrganization",
+                                       json={"name": orgname, "email": f"{orgname}@example.com"}), 201)
+            self._record("org", orgname, None, "deleteAdminedOrganization", {"orgname": orgname}, owner,
+                         superuser_op="deleteOrganization")
+        self._owners[orgname] = owner
+        return orgname
+
+    def team(self, org: str, name: str | None = None, role: str = "member",
+             members: Iterable[Persona | Robot | str] = (), as_: Persona | None = None) -> str:
+        actor = self._owner(org, as_)
+        teamname = name or self.target.next_name("team")
+        with _seeding():
+            expect(actor.client().call("updateOrganizationTeam", orgname=org, teamname=teamname,
+                                       json={"role": role, "description": ""}), 200)
+            self._record("team", teamname, org, "deleteOrganizationTeam", {"orgname": org, "teamname": teamname},
+                         actor)
+            for member in members:
+                _add_member(self.target, org, teamname, member if not isinstance(member, str)
+                            else self._personas.get(member, member))
+        return teamname
+
+    def repo(self, namespace: str, name: str | None = None, visibility: str = "private",
+             as_: Persona | None = None) -> str:
+        """A new repository; returns "namespace/name" (what the `repository` path parameter takes)."""
+        actor = self._owner(namespace, as_)
+        reponame = name or self.target.next_name("repo")
+        full = f"{namespace}/{reponame}"
+        with _seeding():
+            expect(actor.client().call("createRepo", json={"namespace": namespace, "repository": reponame,
+                                                           "visibility": visibility, "description": ""}), 201)
+            self._record("repo", full, namespace, "deleteRepository", {"repository": full}, actor)
+        return full
+
+    def robot(self, namespace: str, name: str | None = None, as_: Persona | None = None) -> Robot:
+        actor = self._owner(namespace, as_)
+        short = name or self.target.next_name("robot")
+        is_user = namespace in self._personas
+        with _seeding():
+            if is_user:
+                body = expect(actor.client().call("createUserRobot", robot_shortname=short,
+                                                  json={"description": ""}), 201)
+                self._record("robot", f"{namespace}+{short}", namespace, "deleteUserRobot",
+                             {"robot_shortname": short}, actor)
+            else:
+                body = expect(actor.client().call("createOrgRobot", orgname=namespace, robot_shortname=short,
+                                                  json={"description": ""}), 201)
+                self._record("robot", f"{namespace}+{short}", namespace, "deleteOrgRobot",
+                             {"orgname": namespace, "robot_shortname": short}, actor)
+        token = str(body.get("token", "")) if isinstance(body, dict) else ""
+        register_secret(token)
+        return Robot(f"{namespace}+{short}", namespace, short, token)
+
+    def grant(self, repo: str, user: Persona | Robot | str | None = None, team: str | None = None,
+              role: str = "read", as_: Persona | None = None) -> None:
+        if (user is None) == (team is None):
+            raise HarnessError("grant() takes exactly one of user= or team=")
+        actor = self._owner(repo.split("/", 1)[0], as_)
+        with _seeding():
+            if user is not None:
+                who = user.name if isinstance(user, Persona | Robot) else user
+                expect(actor.client().call("changeUserPermissions", repository=repo, username=who,
+                                           json={"role": role}), 200)
+                self._record("grant", f"{repo}:{who}", repo.split("/", 1)[0], "deleteUserPermissions",
+                             {"repository": repo, "username": who}, actor)
+            else:
+                assert team is not None
+                expect(actor.client().call("changeTeamPermissions", repository=repo, teamname=team,
+                                           json={"role": role}), 200)
+                self._record("grant", f"{repo}:team:{team}", repo.split("/", 1)[0], "deleteTeamPermissions",
+                             {"repository": repo, "teamname": team}, actor)
+
+    # -- cleanup -----------------------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Undo everything in reverse order. Failures are collected (and left pending in the journal for
+        `quay-harness cleanup`), not raised: a test that deleted its own repo must not turn into an error."""
+        _live_worlds.discard(self)
+        entries, self._entries = self._entries, []
+        clients = {name: p for name, p in self._personas.items()}
+        with _seeding():
+            self.cleanup_failures += undo_entries(self.target, entries, clients)
+
+    def __enter__(self) -> World:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def undo_entries(target: Target, entries: list[Entry], personas: dict[str, Persona] | None = None) -> list[str]:
+    """Undo `entries` newest first. Things inside a namespace this batch also deletes are left to that deletion.
+    Without the creating persona (a replay in a new process) namespaces are removed with the superuser's
+    operation and the rest with the admin client."""
+    personas = personas or {}
+    namespaces = {e.name for e in entries if e.kind in ("user", "org")}
+    failures: list[str] = []
+    covered: dict[str, list[Entry]] = {}
+    for entry in reversed(entries):
+        if entry.within in namespaces:
+            covered.setdefault(str(entry.within), []).append(entry)
+            continue
+        actor = personas.get(entry.actor)
+        op = entry.undo_op
+        if actor is None and entry.superuser_op:
+            op = entry.superuser_op
+        client = actor.client() if actor is not None else target.admin
+        params: dict[str, Any] = dict(entry.undo_params)
+        if op == "deleteOrganization":
+            params = {"name": entry.name}
+        try:
+            response = client.call(op, **params)
+        except (httpx.HTTPError, HarnessError) as exc:
+            failures.append(f"{entry.kind} {entry.name}: {exc}")
+            continue
+        gone = response.status_code in _UNDO_OK or (response.status_code == 400 and entry.kind in _UNDO_GONE_400)
+        if gone:
+            target.journal.done(entry)
+            for inner in covered.pop(entry.name, []):
+                target.journal.done(inner)
+        else:
+            failures.append(f"{entry.kind} {entry.name}: {op} answered {response.status_code}")
+    for failure in failures:
+        log.warning("cleanup left behind %s", failure)
+    return failures
+
+
+def replay_journal(target: Target, path: Path) -> list[str]:
+    """Undo every pending entry of a journal file (the `quay-harness cleanup` command)."""
+    entries = pending_entries(path)
+    journal = target.journal
+    target.journal = Journal(path)
+    try:
+        with _seeding():
+            return undo_entries(target, entries)
+    finally:
+        target.journal = journal
+
+
+# Worlds still open when the interpreter exits (Ctrl-C outside pytest's teardown, SIGTERM turned into SystemExit)
+# are cleaned up here as a last resort.
+_live_worlds: set[World] = set()
+
+
+@atexit.register
+def _close_live_worlds() -> None:
+    for world in list(_live_worlds):
+        try:
+            world.close()
+        except Exception:
+            log.exception("cleanup at exit failed")
+

@@ -29,6 +29,7 @@ from reference_server.core.operation import Operation
 from reference_server.core.render import Reply
 from reference_server.core.routing import Router
 from reference_server.core.validation import parse_json_body, parse_query, validate_body
+from reference_server.registry import RegistryApp
 from reference_server.storage import Storage
 
 log = logging.getLogger("reference_server")
@@ -61,12 +62,16 @@ class QuayApp:
         self.router = Router(self.operations)
         self.authn = Authenticator(storage.session_key)
         self.started = time.time()
+        self.registry = RegistryApp(config, storage)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await self._lifespan(receive, send)
             return
         if scope["type"] != "http":
+            return
+        if scope["path"] == "/v2" or scope["path"].startswith("/v2/"):
+            await self.registry(scope, receive, send)
             return
         request = Request(scope, receive)
         response = await self.handle(request)

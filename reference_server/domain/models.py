@@ -42,6 +42,7 @@ class Repository:
     trust_enabled: bool
     namespace_is_org: bool
     created: datetime | None = None
+    status_token: str = ""
 
     @property
     def is_public(self) -> bool:

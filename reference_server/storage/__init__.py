@@ -16,33 +16,64 @@ from reference_server.storage.base import BaseQueries
 from reference_server.storage.cache import ReadCache
 from reference_server.storage.engine import create_schema, database_url, make_engine
 from reference_server.storage.orgs import OrgQueries
+from reference_server.storage.registry import RegistryQueries
 from reference_server.storage.repos import RepoQueries
 from reference_server.storage.robots import RobotQueries
 from reference_server.storage.teams import TeamQueries
 from reference_server.storage.users import UserQueries
 
 
-class Db(UserQueries, OrgQueries, TeamQueries, RepoQueries, RobotQueries, AppQueries, BaseQueries):
-    def __init__(self, conn: Connection, secrets: Secrets, cache: ReadCache | None = None) -> None:
-        self.conn = conn
+class Db(UserQueries, OrgQueries, TeamQueries, RepoQueries, RobotQueries, AppQueries, RegistryQueries,
+         BaseQueries):
+    """All queries over one connection. For read-only requests the connection is opened on first use, so a
+    request answered entirely from the read cache never touches the database."""
+
+    def __init__(self, conn: Connection | None, secrets: Secrets, cache: ReadCache | None = None,
+                 engine: Engine | None = None) -> None:
+        self._conn = conn
+        self._engine = engine
         self.secrets = secrets
         self.cache = cache
+
+    @property
+    def conn(self) -> Connection:  # type: ignore[override]
+        if self._conn is None:
+            assert self._engine is not None
+            self._conn = self._engine.connect()
+        return self._conn
 
     @property
     def dialect(self) -> str:
         return self.conn.dialect.name
 
+    def _finish(self, ok: bool) -> None:
+        """End a lazily opened connection: keep what a read-only request wrote (e.g. audit entries)."""
+        if self._engine is None or self._conn is None:
+            return
+        try:
+            if ok:
+                self._conn.commit()
+            else:
+                self._conn.rollback()
+        finally:
+            self._conn.close()
+            self._conn = None
+
 
 class Storage:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # Where registry blobs live; `open` puts it under the data directory (for PostgreSQL too).
+        self.blob_dir: Path | None = None
         self.read_cache = ReadCache()
         create_schema(engine)
         self.secrets = self._load_secrets()
 
     @classmethod
     def open(cls, db_url: str | None, data_dir: Path) -> Storage:
-        return cls(make_engine(database_url(db_url, data_dir)))
+        storage = cls(make_engine(database_url(db_url, data_dir)))
+        storage.blob_dir = data_dir / "blobs"
+        return storage
 
     @property
     def backend(self) -> str:
@@ -63,12 +94,20 @@ class Storage:
     def transaction(self, read_only: bool = False) -> Iterator[Db]:
         """Commit when the block succeeds, roll back when it raises. A read-only request may use the read
         cache; any other one empties it when it ends, whatever happened."""
+        if read_only:
+            db = Db(None, self.secrets, self.read_cache, engine=self.engine)
+            ok = False
+            try:
+                yield db
+                ok = True
+            finally:
+                db._finish(ok)
+            return
         try:
             with self.engine.begin() as conn:
-                yield Db(conn, self.secrets, self.read_cache if read_only else None)
+                yield Db(conn, self.secrets)
         finally:
-            if not read_only:
-                self.read_cache.bump()
+            self.read_cache.bump()
 
     @contextmanager
     def read(self) -> Iterator[Db]:

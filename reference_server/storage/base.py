@@ -69,7 +69,7 @@ _REPO_COLS = (
     t.repository.c.id, t.repository.c.namespace_id, t.user.c.username.label("namespace"),
     t.repository.c.name, t.repository.c.visibility, t.repository.c.description, t.repository.c.kind,
     t.repository.c.state, t.repository.c.trust_enabled, t.user.c.organization.label("namespace_is_org"),
-    t.repository.c.created,
+    t.repository.c.created, t.repository.c.status_token,
 )
 
 
@@ -79,7 +79,7 @@ def repo_from_row(row: Any) -> Repository:
         id=m["id"], namespace_id=m["namespace_id"], namespace=m["namespace"], name=m["name"],
         visibility=m["visibility"], description=m["description"] or "", kind=m["kind"], state=m["state"],
         trust_enabled=bool(m["trust_enabled"]), namespace_is_org=bool(m["namespace_is_org"]),
-        created=aware(m["created"]),
+        created=aware(m["created"]), status_token=m["status_token"] or "",
     )
 
 
@@ -108,6 +108,9 @@ class BaseQueries:
         return user_from_row(row) if row else None
 
     def user_by_id(self, user_id: int) -> User | None:
+        return self._cached(("user_by_id", user_id), lambda: self._user_by_id(user_id))
+
+    def _user_by_id(self, user_id: int) -> User | None:
         row = self.conn.execute(select(*_USER_COLS).where(t.user.c.id == user_id)).first()
         return user_from_row(row) if row else None
 

@@ -239,3 +239,113 @@ instance_secret = Table(
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# ---- registry (/v2): content-addressed blobs, manifests, tags, uploads, quota ----------------------------
+
+# One row per distinct blob; the bytes live on disk under <data_dir>/blobs/sha256/<2 hex>/<hex>.
+blob = Table(
+    "blob", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("digest", String(160), nullable=False, unique=True),
+    Column("size", BigInteger, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
+# Blobs a repository may serve: uploaded or mounted into it, or referenced by one of its manifests.
+repo_blob = Table(
+    "repo_blob", metadata,
+    Column("repository_id", Integer, ForeignKey("repository.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", String(160), primary_key=True),
+)
+
+manifest = Table(
+    "manifest", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", Integer, ForeignKey("repository.id", ondelete="CASCADE"), nullable=False),
+    Column("digest", String(160), nullable=False),
+    Column("media_type", String(255), nullable=False),
+    Column("manifest_bytes", Text, nullable=False),
+    Column("config_digest", String(160), nullable=True),
+    Column("layers_compressed_size", BigInteger, nullable=True),
+    Column("is_manifest_list", Boolean, nullable=False, default=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("repository_id", "digest"),
+)
+
+manifest_blob = Table(
+    "manifest_blob", metadata,
+    Column("manifest_id", Integer, ForeignKey("manifest.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", String(160), primary_key=True),
+)
+
+manifest_child = Table(
+    "manifest_child", metadata,
+    Column("manifest_id", Integer, ForeignKey("manifest.id", ondelete="CASCADE"), primary_key=True),
+    Column("child_manifest_id", Integer, ForeignKey("manifest.id", ondelete="CASCADE"), primary_key=True),
+)
+
+# One row per tag *version*: moving or deleting a tag ends the live row (lifetime_end_ms), which stays as
+# history for the time machine. Times are epoch milliseconds, as in Quay.
+tag = Table(
+    "tag", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("repository_id", Integer, ForeignKey("repository.id", ondelete="CASCADE"), nullable=False),
+    Column("name", String(255), nullable=False),
+    Column("manifest_id", Integer, ForeignKey("manifest.id", ondelete="CASCADE"), nullable=False),
+    Column("lifetime_start_ms", BigInteger, nullable=False),
+    Column("lifetime_end_ms", BigInteger, nullable=True),
+    Column("reversion", Boolean, nullable=False, default=False),
+    Column("hidden", Boolean, nullable=False, default=False),
+    Column("immutable", Boolean, nullable=False, default=False),
+)
+# History pages (newest first) and name lookups stay index scans whatever the repository's tag count.
+Index("ix_tag_repo_start", tag.c.repository_id, tag.c.lifetime_start_ms.desc(), tag.c.name)
+Index("ix_tag_repo_name", tag.c.repository_id, tag.c.name)
+Index("ix_tag_manifest", tag.c.manifest_id)
+
+label = Table(
+    "label", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("manifest_id", Integer, ForeignKey("manifest.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("key", String(255), nullable=False),
+    Column("value", Text, nullable=False),
+    Column("source_type", String(32), nullable=False),
+    Column("media_type", String(64), nullable=False),
+)
+
+blob_upload = Table(
+    "blob_upload", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("repository_id", Integer, ForeignKey("repository.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("byte_count", BigInteger, nullable=False, default=0),
+    Column("temp_path", Text, nullable=False),
+    Column("created", DateTime(timezone=True), nullable=False),
+)
+
+# Exact quota usage: each distinct blob referenced by a manifest in the namespace, counted once.
+namespace_blob = Table(
+    "namespace_blob", metadata,
+    Column("namespace_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), primary_key=True),
+    Column("digest", String(160), primary_key=True),
+    Column("size", BigInteger, nullable=False),
+)
+
+namespace_quota = Table(
+    "namespace_quota", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("namespace_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("limit_bytes", BigInteger, nullable=False),
+)
+
+quota_limit = Table(
+    "quota_limit", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("quota_id", Integer, ForeignKey("namespace_quota.id", ondelete="CASCADE"), nullable=False,
+           index=True),
+    Column("type", String(16), nullable=False),  # "Warning" | "Reject"
+    Column("percent", Integer, nullable=False),
+)

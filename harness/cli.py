@@ -99,7 +99,8 @@ def run(target_url: str | None, token: str | None, username: str | None, passwor
 
             import httpx
 
-            from harness.server import ReferenceServer
+            from harness.auth import create_verified_user
+            from harness.server import READONLY_SUPERUSER, ReferenceServer
 
             server = ReferenceServer(data_dir=cfg.data_dir, db_url=cfg.db_url.get_secret_value() if cfg.db_url
                                      else None, superuser=cfg.superuser_name, full_access=cfg.superusers_full_access,
@@ -109,8 +110,11 @@ def run(target_url: str | None, token: str | None, username: str | None, passwor
             register_secret(admin_password)
             with httpx.Client(base_url=server.url) as http:
                 admin_token = initialize_first_user(http, cfg.superuser_name, admin_password)
+                readonly_password = create_verified_user(http, admin_token, READONLY_SUPERUSER)
             cfg = load_config(config_path, **{**_overrides(cfg), "target_url": server.url, "token": admin_token,
-                                              "username": cfg.superuser_name, "password": admin_password})
+                                              "username": cfg.superuser_name, "password": admin_password,
+                                              "readonly_username": READONLY_SUPERUSER,
+                                              "readonly_password": readonly_password})
         rc = _run_pytest(cfg, list(pytest_args))
         _cleanup_leftovers(cfg)
     except (HarnessError, OSError) as exc:
@@ -210,6 +214,17 @@ def cleanup(run_id: str, target_url: str | None, token: str | None, username: st
     except HarnessError as exc:
         _fail("cleanup", str(exc))
     sys.exit(1 if left else 0)
+
+
+def _register_load_command() -> None:
+    # `quay-harness load` lives in the load package; importing it does not import locust (Locust runs in
+    # child processes, because gevent patches the process it is imported into).
+    from load.cli import load_command
+
+    main.add_command(load_command, name="load")
+
+
+_register_load_command()
 
 if __name__ == "__main__":
     main()

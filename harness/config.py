@@ -67,6 +67,9 @@ class HarnessConfig(BaseSettings):
     # -- the reference server (only when target_url is unset) --------------------------------------------------
     data_dir: Path | None = Field(None, description="reference server data; unset = a temporary directory")
     db_url: SecretStr | None = Field(None, description="postgresql://... instead of SQLite (may hold a password)")
+    readonly_username: str | None = Field(None, description="the target's global read-only superuser (reference "
+                                          "server: created as qhreadonly)")
+    readonly_password: SecretStr | None = None
     superusers_full_access: bool = Field(False, description="FEATURE_SUPERUSERS_FULL_ACCESS on the reference server")
     server_features: dict[str, bool] = Field(default_factory=dict,
                                              description="extra FEATURE_* switches for the reference server")

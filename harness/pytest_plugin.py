@@ -148,10 +148,16 @@ def target(pytestconfig: pytest.Config, harness_config: HarnessConfig) -> Iterat
         password = secrets.token_urlsafe(18)
         import httpx
 
+        from harness.auth import create_verified_user
+        from harness.server import READONLY_SUPERUSER
+
         with httpx.Client(base_url=server.url) as http:
             token = initialize_first_user(http, cfg.superuser_name, password)
+            readonly_password = create_verified_user(http, token, READONLY_SUPERUSER)
         cfg = cfg.model_copy(update={"target_url": server.url, "token": _secret(token),
-                                     "username": cfg.superuser_name, "password": _secret(password)})
+                                     "username": cfg.superuser_name, "password": _secret(password),
+                                     "readonly_username": READONLY_SUPERUSER,
+                                     "readonly_password": _secret(readonly_password)})
     try:
         tgt = Target.connect(cfg, worker=_worker())
     except Exception:

@@ -36,12 +36,19 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+READONLY_SUPERUSER = "qhreadonly"
+
+
 def server_config(superuser: str = "admin", full_access: bool = False,
-                  features: dict[str, bool] | None = None) -> dict[str, Any]:
+                  features: dict[str, bool] | None = None, readonly: str = READONLY_SUPERUSER) -> dict[str, Any]:
     """The Quay-style config.yaml for a harness run: the first user can be created over HTTP, and the chosen
     variant's switches."""
     config: dict[str, Any] = {"SUPER_USERS": [superuser], "FEATURE_USER_INITIALIZE": True,
-                              "FEATURE_SUPERUSERS_FULL_ACCESS": full_access}
+                              "FEATURE_SUPERUSERS_FULL_ACCESS": full_access,
+                              # A global read-only superuser for the role matrix; the harness creates the account.
+                              "GLOBAL_READONLY_SUPER_USERS": [readonly],
+                              # Offers changeRepoState (and nothing else we do not implement) for the suites.
+                              "FEATURE_REPO_MIRROR": True}
     for name, value in (features or {}).items():
         key = name.upper()
         config[key if key.startswith("FEATURE_") else f"FEATURE_{key}"] = value

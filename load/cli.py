@@ -125,10 +125,10 @@ def run_locust(command: list[str], env: dict[str, str], timeout: float, workers:
             return EXIT_ERRORS
     finally:
         _stop(master)
-        for process, log_file in children:
+        for process, worker_log in children:
             # Workers leave on their own once the master quits; give them a moment before insisting.
             _stop(process, timeout=15.0)
-            log_file.close()
+            worker_log.close()
 
 
 @click.command("load", context_settings={"help_option_names": ["-h", "--help"]})

@@ -17,6 +17,7 @@ from reference_server.core.errors import (
 from reference_server.core.operation import Operation, Param
 
 _TRUE = {"true", "1", "yes", "on"}
+_INT_MIN, _INT_MAX = -(2**31), 2**31 - 1
 
 
 _VALIDATORS: dict[int, Draft4Validator] = {}
@@ -69,9 +70,13 @@ def _convert(param: Param, raw: str) -> Any:
         return raw.strip().lower() in _TRUE
     if param.type == "integer":
         try:
-            return int(raw)
+            value = int(raw)
         except ValueError:
             raise invalid_request(f"Invalid value for {param.name}: {raw!r} is not an integer") from None
+        # Bounded so that offsets computed from it (page * limit) always fit a 64-bit database integer.
+        if not _INT_MIN <= value <= _INT_MAX:
+            raise invalid_request(f"Invalid value for {param.name}: out of range")
+        return value
     if param.enum is not None and raw not in param.enum:
         raise invalid_request(f"Invalid value for {param.name}: must be one of {list(param.enum)}")
     return raw

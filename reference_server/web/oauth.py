@@ -16,7 +16,7 @@ from reference_server.auth.authn import Authenticator, SessionData
 from reference_server.auth.identity import AuthKind
 from reference_server.auth.scopes import SCOPE_DESCRIPTIONS, Scope, TeamRole, parse_scopes
 from reference_server.core.context import Ctx
-from reference_server.core.errors import RawError, Unauthorized, not_found
+from reference_server.core.errors import RawError, Unauthorized, csrf_error, not_found
 from reference_server.core.operation import HandlerChecks, Operation, query_param
 from reference_server.core.render import Reply, avatar
 from reference_server.domain.models import User
@@ -191,11 +191,23 @@ def authorize(ctx: Ctx) -> Any:
     return Reply(content_type=_HTML, raw=page.encode())
 
 
+def _verify_csrf(ctx: Ctx, form: dict[str, str]) -> None:
+    """Quay's authorizeapp checks the CSRF token itself, after refusing a caller with no user (401)."""
+    if ctx.identity.kind is AuthKind.OAUTH:
+        return
+    session: SessionData = ctx.state["session"]
+    sent = ctx.request.headers.get("x-csrf-token") or ctx.request.query_params.get("_csrf_token") \
+        or form.get("_csrf_token")
+    if not session.csrf or not sent or sent != session.csrf:
+        raise csrf_error()
+
+
 def authorize_application(ctx: Ctx) -> Any:
     user = ctx.user
     if user is None:
         raise Unauthorized()
     form: dict[str, str] = ctx.body or {}
+    _verify_csrf(ctx, form)
     # Quay always answers this form with the implicit grant, whatever response_type says.
     return _token_response(ctx, user, form.get("client_id"), form.get("redirect_uri"), form.get("scope"))
 
@@ -225,7 +237,7 @@ OPERATIONS = (
     Operation("POST", "/oauth/authorizeapp", "web.oauthAuthorizeApp", "",
               "Grant an application a token with the chosen scopes and redirect with it.",
               authorize_application, None, HandlerChecks("the OAuth provider answers refusals with redirects"),
-              web=True, form_body=True),
+              web=True, form_body=True, csrf_exempt=True),
     Operation("GET", LOCAL_HANDLER, "web.oauthLocalApp", "",
               "Show (or with format=json echo) a token issued to the registry's own local handler.",
               local_app, None, HandlerChecks("only signed-in users see issued tokens"),

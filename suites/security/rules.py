@@ -27,6 +27,7 @@ class Rule:
     full_access_only: bool = False  # superuser kind: plain superusers are refused
     needs_user_admin: bool = False  # also needs the user:admin scope (require_user_admin on top)
     csrf_exempt: bool = False
+    refusal: int = 403  # the status an authenticated caller is refused with
 
 
 ANYONE = Rule(Kind.ANYONE)
@@ -49,7 +50,8 @@ RULES: dict[str, Rule] = {
     "requestRecoveryEmail": ANYONE, "signinUser": ANYONE, "logout": ANYONE, "createNewUser": ANYONE,
     "retrieveExternalLoginAuthorizationUrl": ANYONE,
     # the signed-in user's own account
-    "getLoggedInUser": Rule(Kind.USER, "read"),
+    # Quay refuses a token without user:read here as if it were anonymous: 401 invalid_token.
+    "getLoggedInUser": Rule(Kind.USER, "read", refusal=401),
     "changeUserDetails": USER_ADMIN, "deleteCurrentUser": USER_ADMIN, "verifyUser": USER_ADMIN,
     "detachExternalLogin": USER_ADMIN, "generateUserClientKey": USER_ADMIN,
     "convertUserToOrganization": USER_ADMIN, "listStarredRepos": USER_ADMIN, "createStar": USER_ADMIN,

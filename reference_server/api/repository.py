@@ -172,7 +172,7 @@ def get_repo(ctx: Ctx, repository: str) -> Any:
         "namespace": repo.namespace, "name": repo.name, "kind": repo.kind, "description": repo.description,
         "is_public": repo.is_public, "is_organization": repo.namespace_is_org,
         "is_starred": ctx.db.repo_is_starred(user.id, repo.id) if user is not None else False,
-        "status_token": "" if repo.is_public else ctx.db.repo_status_token(repo.id),
+        "status_token": "" if repo.is_public else repo.status_token,
         "trust_enabled": ctx.config.feature("SIGNING") and repo.trust_enabled,
         "tag_expiration_s": namespace.tag_expiration_s, "is_free_account": True, "state": repo.state,
     }

@@ -88,8 +88,8 @@ class RepoQueries(BaseQueries):
         self.conn.execute(delete(t.repository).where(t.repository.c.id == repo_id))
 
     def repo_is_starred(self, user_id: int, repo_id: int) -> bool:
-        return self.conn.execute(select(t.star.c.user_id).where(
-            t.star.c.user_id == user_id, t.star.c.repository_id == repo_id)).first() is not None
+        return self._cached(("starred", user_id, repo_id), lambda: self.conn.execute(select(t.star.c.user_id).where(
+            t.star.c.user_id == user_id, t.star.c.repository_id == repo_id)).first() is not None)
 
     def starred_repo_ids(self, user_id: int) -> set[int]:
         return set(self.conn.execute(

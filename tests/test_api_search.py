@@ -82,8 +82,12 @@ def test_repository_search_respects_visibility_and_pages(server: Server) -> None
     # Name matches rank before description-only matches.
     assert names(anon["results"]) == ["webapp", "other"]
     hit = anon["results"][0]
-    assert (hit["kind"], hit["title"], hit["href"], hit["is_public"], hit["stars"], hit["popularity"]) == (
-        "repository", "repo", "/repository/alice/webapp", True, 0, 0.0)
+    assert (hit["kind"], hit["title"], hit["href"], hit["is_public"]) == (
+        "repository", "repo", "/repository/alice/webapp", True)
+    # Usage fields come only with includeUsage.
+    assert "stars" not in hit and "popularity" not in hit
+    usage = server.call("GET", "/api/v1/find/repositories?query=web&includeUsage=true").json()["results"][0]
+    assert (usage["stars"], usage["popularity"]) == (0, 0.0)
     assert hit["namespace"]["name"] == "alice"
     assert hit["namespace"]["kind"] == "user"
     assert names(server.call("GET", "/api/v1/find/repositories?query=web", alice).json()["results"]) == [

@@ -186,11 +186,15 @@ def conduct_repo_search(ctx: Ctx) -> Any:
     # Quay asks for offset + one page + one rows starting at the offset; only the first page is kept.
     repos = ctx.db.matching_repositories(query, user_id=user.id if user is not None else None, offset=offset,
                                          limit=offset + RESULTS_PER_PAGE + 1)
-    ids = [r.id for r in repos]
-    stars = ctx.db.star_counts(ids)
-    sums = ctx.db.repo_action_sums(ids)
-    results = [repo_view(ctx, caller, r, stars=stars.get(r.id, 0), popularity=float(sums.get(r.id, 0)))
-               for r in repos]
+    if ctx.query["includeUsage"]:
+        ids = [r.id for r in repos]
+        stars = ctx.db.star_counts(ids)
+        sums = ctx.db.repo_action_sums(ids)
+        results = [repo_view(ctx, caller, r, stars=stars.get(r.id, 0), popularity=float(sums.get(r.id, 0)))
+                   for r in repos]
+    else:
+        # Quay adds the usage fields (stars, popularity, last_modified) only when includeUsage is asked for.
+        results = [repo_view(ctx, caller, r) for r in repos]
     return {"results": results[:RESULTS_PER_PAGE], "has_additional": len(results) > RESULTS_PER_PAGE,
             "page": page, "page_size": RESULTS_PER_PAGE, "start_index": offset}
 

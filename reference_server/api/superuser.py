@@ -183,9 +183,14 @@ def create_install_user(ctx: Ctx) -> Any:
     if mailing and user.email:
         ctx.db.record_mail("confirm_email", user.email, {"username": username, "code": new_code()})
     ctx.log("user_create", namespace=user, metadata={"username": username})
-    # encrypted_password is Quay's docker-login form of the password; like user/initialize, the reference
-    # server has no such credential and answers null.
-    return {"username": username, "email": email, "password": password, "encrypted_password": None}
+    # encrypted_password is Quay's docker-login form of the password (the same form as POST /user/clientkey).
+    return {"username": username, "email": email, "password": password,
+            "encrypted_password": _encrypted_password(ctx, password)}
+
+
+def _encrypted_password(ctx: Ctx, password: str) -> str:
+    """Quay's authentication.encrypt_user_password: the form POST /user/clientkey hands out as `key`."""
+    return ctx.db.secrets.encrypt(json.dumps({"password": password}))
 
 
 def get_install_user(ctx: Ctx, username: str) -> Any:
@@ -218,7 +223,7 @@ def change_install_user(ctx: Ctx, username: str) -> Any:
     # Quay answers with the account as it was read before the change, patched with the new e-mail.
     answer = user_view(ctx, user)
     if body.get("password") is not None:
-        answer["encrypted_password"] = None
+        answer["encrypted_password"] = _encrypted_password(ctx, str(body["password"]))
     if body.get("email") is not None:
         answer["email"] = body["email"]
     return answer

@@ -73,9 +73,8 @@ def user_view(ctx: Ctx, user: User) -> dict[str, Any]:
             orgs.append(entry)
         view["organizations"] = orgs
     if ctx.is_superuser():
+        # Quay adds the flag only when the caller holds the superuser permission.
         view["super_user"] = True
-    elif ctx.config.feature("SUPER_USERS"):
-        view["super_user"] = False
     if ctx.is_global_readonly():
         view["global_readonly_super_user"] = True
     return view
@@ -159,7 +158,8 @@ def get_logged_in_user(ctx: Ctx) -> Any:
     if user is None:
         raise Unauthorized(payload={"session_required": False})
     if effective_user_role(ctx.identity) < UserRole.READ:
-        raise Unauthorized()
+        # Quay raises InvalidToken here (401, session_required false), not the 403 of a missing permission.
+        raise ApiError("invalid_token", "Requires authentication", payload={"session_required": False})
     return user_view(ctx, user)
 
 
@@ -299,8 +299,14 @@ def get_user_information(ctx: Ctx, username: str) -> Any:
     user = ctx.db.user_by_name(username)
     if user is None or user.organization or user.robot:
         raise MessageError(404, WERKZEUG_404)
-    return {"username": user.username, "avatar": avatar(user.username, user.email, "user"),
-            "super_user": ctx.config.is_superuser(user.username)}
+    if ctx.user is not None and ctx.user.id == user.id:
+        # Quay builds the same view as GET /user/, so a user looking at themselves sees their own fields.
+        return user_view(ctx, user)
+    view: dict[str, Any] = {"anonymous": False, "username": user.username,
+                            "avatar": avatar(user.username, user.email, "user")}
+    if ctx.is_superuser():
+        view["super_user"] = False  # Quay's flag says whether the user shown is the calling superuser
+    return view
 
 
 # ---- signing in and out ----------------------------------------------------------------------------------
@@ -417,12 +423,24 @@ REQUEST_RECOVERY = Body("RequestRecovery", {
 })
 
 
+def _redact(value: str) -> str:
+    """Quay's recovery redaction: keep about a third of the name at each end, dot out the middle."""
+    threshold = max(len(value) / 3 - 1, 1)
+    return "".join(ch if i < threshold or i >= len(value) - threshold else "\u2022"
+                   for i, ch in enumerate(value))
+
+
 def request_recovery_email(ctx: Ctx) -> Any:
     email = ctx.body["email"]
-    user = ctx.db.user_by_email(email)
+    namespace = ctx.db.namespace_by_email(email)
     # Unknown addresses get the same answer, so the endpoint does not reveal which addresses exist.
-    if user is not None:
-        ctx.db.record_mail("recovery", email, {"username": user.username})
+    if namespace is None:
+        return {"status": "sent"}
+    if namespace.organization:
+        # Organizations cannot sign in: Quay mails their admins and says so, with the name partly hidden.
+        ctx.db.record_mail("org_recovery", email, {"organization": namespace.username})
+        return {"status": "org", "orgemail": email, "orgname": _redact(namespace.username)}
+    ctx.db.record_mail("recovery", email, {"username": namespace.username})
     return {"status": "sent"}
 
 

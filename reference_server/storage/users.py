@@ -116,6 +116,14 @@ class UserQueries(BaseQueries):
         ).all()
         return [user_from_row(r) for r in rows]
 
+    def namespace_by_email(self, email: str) -> User | None:
+        """A user or organization with this e-mail address (Quay's find_user_by_email looks at both)."""
+        row = self.conn.execute(
+            select(*_USER_COLS).where(t.user.c.email == email, t.user.c.robot.is_(False))
+            .order_by(t.user.c.id)
+        ).first()
+        return user_from_row(row) if row else None
+
     def nonrobot_user(self, username: str) -> User | None:
         """A plain user (not an organization, not a robot) by name."""
         found = self.user_by_name(username)

@@ -84,7 +84,7 @@ class HarnessConfig(BaseSettings):
     disabled_operations: Annotated[list[str], NoDecode] = Field(default_factory=list)
     fuzz_max_examples: int = Field(50, ge=1)
     hypothesis_profile: Literal["dev", "ci", "thorough"] = "dev"
-    workers: str = "0"
+    workers: str = "auto"  # pytest-xdist workers; each seeds its own world under its own prefix
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

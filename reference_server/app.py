@@ -78,11 +78,18 @@ class QuayApp:
         await response(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
+        # Background jobs (the auto-prune worker) live exactly as long as the served app.
+        from reference_server.workers import BackgroundWorkers
+
+        workers = BackgroundWorkers(self.config, self.storage)
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
+                workers.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
+                # Requests are drained by now; the worker finishes its current namespace before the engine goes.
+                workers.stop()
                 self.storage.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
@@ -157,11 +164,16 @@ class QuayApp:
                           ip=request.client.host if request.client else "", base_url=self.base_url(request))
                 ctx.state["session"] = session
                 ctx.state["operations"] = self.operations
+                ctx.state["blob_root"] = self.registry.blobs.root
                 if op.order == "validate-first":
                     self._load_body(ctx, op, raw, request)
                     permissions.check(ctx, op, path_params)
+                    for guard in op.guards:
+                        guard(ctx)
                 else:
                     permissions.check(ctx, op, path_params)
+                    for guard in op.guards:
+                        guard(ctx)
                     self._load_body(ctx, op, raw, request)
                 result = op.handler(ctx, **path_params)
         except HttpError as exc:

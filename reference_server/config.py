@@ -44,6 +44,8 @@ FEATURE_DEFAULTS: dict[str, bool] = {
     "TEAM_SYNCING": False,
     "IMAGE_PULL_STATS": False,
     "BUILD_SUPPORT": False,
+    # Quay's key is PERMANENTLY_DELETE_TAGS, without the FEATURE_ prefix; from_mapping reads it.
+    "PERMANENTLY_DELETE_TAGS": False,
     # Quay ships this off; the reference server turns it on so an empty server can be bootstrapped over
     # HTTP. Set FEATURE_USER_INITIALIZE: false to mirror Quay exactly.
     "USER_INITIALIZE": True,
@@ -104,6 +106,8 @@ class ServerConfig:
                 if not isinstance(value, bool):
                     raise ConfigError(f"{key} must be true or false, not {value!r}")
                 cfg.features[key[len("FEATURE_"):]] = value
+        if isinstance(data.get("PERMANENTLY_DELETE_TAGS"), bool):
+            cfg.features["PERMANENTLY_DELETE_TAGS"] = data["PERMANENTLY_DELETE_TAGS"]
         cfg.server_hostname = str(data.get("SERVER_HOSTNAME", cfg.server_hostname))
         cfg.preferred_url_scheme = str(data.get("PREFERRED_URL_SCHEME", cfg.preferred_url_scheme))
         cfg.super_users = _names(data, "SUPER_USERS")

@@ -6,6 +6,8 @@ import json
 from datetime import timedelta
 from typing import Any
 
+from reference_server.api.namespacequota import repo_quota_report
+from reference_server.api.tag import last_modified_by_repo, repo_tag_map
 from reference_server.auth.scopes import RepoRole, Scope, TeamRole
 from reference_server.core.context import Ctx
 from reference_server.core.errors import (
@@ -68,17 +70,17 @@ def _page_start(ctx: Ctx, token: str | None) -> int | None:
 
 
 def _list_item(ctx: Ctx, repo: Repository, kind: str, starred: set[int] | None,
-               action_sums: dict[int, int] | None, with_last_modified: bool) -> dict[str, Any]:
+               action_sums: dict[int, int] | None, last_modified: dict[int, int] | None) -> dict[str, Any]:
     item: dict[str, Any] = {"namespace": repo.namespace, "name": repo.name, "description": repo.description,
                             "is_public": repo.is_public, "kind": kind, "state": repo.state}
-    if with_last_modified:
-        item["last_modified"] = None  # the most recent tag push; there are no tags yet
+    if last_modified is not None:
+        item["last_modified"] = last_modified.get(repo.id)  # start of the newest live tag, epoch seconds
     if action_sums is not None:
         item["popularity"] = float(action_sums.get(repo.id, 0))
     if starred is not None:
         item["is_starred"] = repo.id in starred
     if ctx.config.feature("QUOTA_MANAGEMENT"):
-        item["quota_report"] = {"quota_bytes": 0, "configured_quota": None}
+        item["quota_report"] = repo_quota_report(ctx, repo)
     return item
 
 
@@ -112,8 +114,9 @@ def list_repos(ctx: Ctx) -> Any:
             repos = repos[:REPOS_PER_PAGE]
     starred = ctx.db.starred_repo_ids(user.id) if user is not None else None
     sums = ctx.db.repo_action_sums([r.id for r in repos]) if q["popularity"] else None
+    modified = last_modified_by_repo(ctx, [r.id for r in repos]) if q["last_modified"] else None
     body: dict[str, Any] = {"repositories": [
-        _list_item(ctx, r, kind, starred, sums, bool(q["last_modified"])) for r in repos]}
+        _list_item(ctx, r, kind, starred, sums, modified) for r in repos]}
     if next_page is not None:
         body["next_page"] = next_page
     return body
@@ -177,7 +180,7 @@ def get_repo(ctx: Ctx, repository: str) -> Any:
         "tag_expiration_s": namespace.tag_expiration_s, "is_free_account": True, "state": repo.state,
     }
     if ctx.query["includeTags"] is not False:
-        view["tags"] = {}  # active tags by name; the registry side has no tags yet
+        view["tags"] = repo_tag_map(ctx, repo)
     view["can_write"] = (role >= RepoRole.WRITE or ctx.has_full_access()) and repo.state == "NORMAL"
     view["can_admin"] = role >= RepoRole.ADMIN or ctx.has_full_access()
     if ctx.query["includeStats"] and repo.kind != "application":

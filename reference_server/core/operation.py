@@ -109,6 +109,9 @@ class Operation:
     other_statuses: tuple[int, ...] = ()
     # Quay's CSRF exemption (POST /api/v1/bootstrap/renew with a bearer token).
     csrf_exempt: bool = False
+    # Checks Quay's decorators make after the permission check and before the body is validated
+    # (disallow_for_non_normal_repositories, disallow_for_user_namespace): each takes the Ctx and raises.
+    guards: tuple[Callable[[Any], None], ...] = ()
     # Web endpoints outside the API blueprint (csrf_token, OAuth, user/initialize): routed and enforced
     # the same way, but absent from discovery and sent without the API's CORS headers.
     web: bool = False

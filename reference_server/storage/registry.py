@@ -12,6 +12,7 @@ rows, so deleting a tag never lowers usage, as in Quay.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -108,6 +109,14 @@ class QuotaRecord:
     namespace_id: int
     limit_bytes: int
     limits: tuple[QuotaLimitRecord, ...]
+
+
+@dataclass(frozen=True)
+class RegistrySizeRecord:
+    size_bytes: int
+    completed_ms: int | None  # when the last calculation finished, epoch milliseconds
+    queued: bool
+    running: bool
 
 
 def _tag(row: Any) -> TagRecord:
@@ -504,3 +513,156 @@ class RegistryQueries(BaseQueries):
             if usage >= allowed and (best is None or allowed > best[0]):
                 best = (allowed, limit.type)
         return best[1] if best else None
+
+    # ---- quota API lookups and the registry size (superuser panel) -------------------------------------
+
+    def quota_limit_quota_id(self, limit_id: int) -> int | None:
+        """The quota a limit belongs to, whatever its namespace: limit ids are global, so the API can tell
+        an unknown limit from one of another quota."""
+        value = self.conn.execute(select(t.quota_limit.c.quota_id)
+                                  .where(t.quota_limit.c.id == limit_id)).scalar()
+        return None if value is None else int(value)
+
+    def stored_blob_bytes(self) -> int:
+        """Bytes of every blob the registry stores, each distinct blob counted once."""
+        value = self.conn.execute(select(func.coalesce(func.sum(t.blob.c.size), 0))).scalar()
+        return int(value or 0)
+
+    def registry_size(self) -> RegistrySizeRecord | None:
+        r = t.registry_size
+        row = self.conn.execute(select(r.c.size_bytes, r.c.completed_ms, r.c.queued, r.c.running)
+                                .order_by(r.c.id).limit(1)).first()
+        if row is None:
+            return None
+        return RegistrySizeRecord(size_bytes=int(row[0]), completed_ms=None if row[1] is None else int(row[1]),
+                                  queued=bool(row[2]), running=bool(row[3]))
+
+    def record_registry_size(self, size_bytes: int, completed_ms: int) -> None:
+        """Store a finished calculation (the single row is created on first use)."""
+        values = {"size_bytes": size_bytes, "completed_ms": completed_ms, "queued": False, "running": False}
+        if self.conn.execute(update(t.registry_size).values(**values)).rowcount == 0:
+            self.conn.execute(insert(t.registry_size).values(**values))
+
+    # ---- the tag and manifest API (appended: reads the registry protocol itself does not need) -------------
+
+    def tag_list_page(self, repo_id: int, *, offset: int, limit: int, only_active: bool = False,
+                      name: str | None = None, name_contains: str | None = None,
+                      at_ms: int | None = None) -> list[TagWithManifest]:
+        """Tag versions newest first, ordered exactly as the (repository_id, lifetime_start_ms desc, name)
+        index is, so the database walks the index and stops after offset+limit rows instead of sorting the
+        whole history. Hidden tags are left out; the manifest columns come from the same query (a primary
+        key join per row of the page)."""
+        conds = [t.tag.c.repository_id == repo_id, t.tag.c.hidden.is_(False)]
+        if only_active:
+            conds.append(_live(now_ms() if at_ms is None else at_ms))
+        if name is not None:
+            conds.append(t.tag.c.name == name)
+        if name_contains is not None:
+            escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conds.append(t.tag.c.name.ilike(f"%{escaped}%", escape="\\"))
+        start: Any = t.tag.c.lifetime_start_ms
+        if name is not None:
+            # One name has few versions: look them up by (repository_id, name) and sort those. `+ 0` keeps
+            # SQLite from walking the whole start-ordered index for an order it would get for free.
+            start = start + 0
+        rows = self.conn.execute(
+            select(t.tag, t.manifest.c.digest.label("manifest_digest"), t.manifest.c.media_type,
+                   t.manifest.c.is_manifest_list, t.manifest.c.layers_compressed_size)
+            .select_from(t.tag.join(t.manifest, t.manifest.c.id == t.tag.c.manifest_id))
+            .where(and_(*conds))
+            .order_by(start.desc(), t.tag.c.name)
+            .offset(offset).limit(limit)).all()
+        out = []
+        for r in rows:
+            m = r._mapping
+            out.append(TagWithManifest(tag=_tag(r), manifest_digest=m["manifest_digest"], media_type=m["media_type"],
+                                       is_manifest_list=bool(m["is_manifest_list"]),
+                                       layers_compressed_size=m["layers_compressed_size"]))
+        return out
+
+    def manifest_list_children(self, repo_id: int, list_ids: Iterable[int]) -> dict[int, list[ChildPresence]]:
+        """For each manifest list, its entries (from the list's own JSON, so entries that were never stored
+        count too) and whether each child is stored with content. Two queries for any number of lists."""
+        wanted = list(set(list_ids))
+        if not wanted:
+            return {}
+        lists = self.conn.execute(select(t.manifest.c.id, t.manifest.c.manifest_bytes)
+                                  .where(t.manifest.c.id.in_(wanted))).all()
+        entries: dict[int, list[str]] = {}
+        for list_id, raw in lists:
+            entries[list_id] = _list_entry_digests(raw)
+        digests = {d for ds in entries.values() for d in ds}
+        present: set[str] = set()
+        if digests:
+            present = set(self.conn.execute(
+                select(t.manifest.c.digest).where(
+                    t.manifest.c.repository_id == repo_id, t.manifest.c.digest.in_(list(digests)),
+                    func.length(t.manifest.c.manifest_bytes) > 0)).scalars().all())
+        return {list_id: [ChildPresence(d, d in present) for d in ds] for list_id, ds in entries.items()}
+
+    def latest_tag_starts(self, repo_ids: Iterable[int], at_ms: int | None = None) -> dict[int, int]:
+        """Most recent lifetime start (ms) of a live, visible tag per repository (listRepos' last_modified)."""
+        wanted = list(set(repo_ids))
+        if not wanted:
+            return {}
+        rows = self.conn.execute(
+            select(t.tag.c.repository_id, func.max(t.tag.c.lifetime_start_ms))
+            .where(t.tag.c.repository_id.in_(wanted), t.tag.c.hidden.is_(False),
+                   _live(now_ms() if at_ms is None else at_ms))
+            .group_by(t.tag.c.repository_id)).all()
+        return {int(r[0]): int(r[1]) for r in rows if r[1] is not None}
+
+    def tag_versions_in_window(self, repo_id: int, name: str, manifest_id: int, *, since_ms: int,
+                               until_ms: int) -> list[int]:
+        """Ids of the ended versions of a tag on one manifest whose end lies in (since, until]: the rows
+        still recoverable through the time machine."""
+        return [int(i) for i in self.conn.execute(
+            select(t.tag.c.id).where(
+                t.tag.c.repository_id == repo_id, t.tag.c.name == name, t.tag.c.manifest_id == manifest_id,
+                t.tag.c.lifetime_end_ms.is_not(None), t.tag.c.lifetime_end_ms <= until_ms,
+                t.tag.c.lifetime_end_ms > since_ms).order_by(t.tag.c.id)).scalars().all()]
+
+    def expire_hidden_child_tags(self, repo_id: int, manifest_id: int, end_ms: int) -> None:
+        """End the temporary tags that keep a manifest list's children alive, no later than `end_ms`."""
+        children = select(t.manifest_child.c.child_manifest_id).where(t.manifest_child.c.manifest_id == manifest_id)
+        self.conn.execute(update(t.tag).where(
+            t.tag.c.repository_id == repo_id, t.tag.c.manifest_id.in_(children), t.tag.c.hidden.is_(True),
+            or_(t.tag.c.lifetime_end_ms.is_(None), t.tag.c.lifetime_end_ms > end_ms)).values(lifetime_end_ms=end_ms))
+
+    def pull_counts(self, repo_id: int, *, tag: str | None = None,
+                    manifest_digest: str | None = None) -> tuple[int, datetime | None]:
+        """(count, last time) of the audited pulls of a repository by tag or by digest, read from the
+        pull_repo audit entries (Quay derives its pull statistics from the same events)."""
+        meta = t.log_entry.c.metadata
+        conds = [t.log_entry.c.repository_id == repo_id, t.log_entry.c.kind == "pull_repo"]
+        if tag is not None:
+            conds.append(meta["tag"].as_string() == tag)
+        if manifest_digest is not None:
+            conds.append(meta["manifest_digest"].as_string() == manifest_digest)
+        row = self.conn.execute(select(func.count(), func.max(t.log_entry.c.datetime)).where(and_(*conds))).one()
+        return int(row[0] or 0), aware(row[1])
+
+
+
+@dataclass(frozen=True)
+class ChildPresence:
+    """One entry of a manifest list and whether its manifest is stored here with content."""
+
+    digest: str
+    present: bool
+
+
+def _list_entry_digests(raw: str) -> list[str]:
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return []
+    entries = doc.get("manifests") if isinstance(doc, dict) else None
+    if not isinstance(entries, list):
+        return []
+    out = []
+    for entry in entries:
+        digest = entry.get("digest") if isinstance(entry, dict) else None
+        if isinstance(digest, str) and digest not in out:
+            out.append(digest)
+    return out

@@ -27,4 +27,7 @@ def serve(host: str, port: int, data_dir: Path, db_url: str | None, config_path:
     # uvicorn handles SIGTERM/SIGINT: it stops accepting, finishes in-flight requests, then runs lifespan
     # shutdown (which disposes the engine), so committed work is never lost.
     uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False, lifespan="on",
-                timeout_graceful_shutdown=10)
+                timeout_graceful_shutdown=10,
+                # Longer than clients keep idle connections: a server closing one just as a client reuses it
+                # shows up as "server disconnected without sending a response".
+                timeout_keep_alive=120)

@@ -14,6 +14,7 @@ TAG_DESCRIPTIONS: dict[str, str] = {
     "capabilities": "What the registry supports.",
     "discovery": "This API description.",
     "error": "Descriptions of the API's error types.",
+    "namespacequota": "Storage quotas of users and organizations, with their warning and reject limits.",
     "organization": "Organizations, their members and OAuth applications.",
     "organization_application_tokens": "Bearer tokens minted for an organization's OAuth application.",
     "permission": "Repository permissions of users and teams.",
@@ -69,6 +70,15 @@ def _parameter(param: Any) -> dict[str, Any]:
     return out
 
 
+# Draft-4 keywords that Swagger 2.0 schema objects lack (Quay publishes them anyway, e.g. the quota bodies'
+# oneOf): shown as vendor extensions, so the document stays valid Swagger 2.0 and still states the rule.
+_NOT_SWAGGER_2 = ("oneOf", "anyOf", "not")
+
+
+def _published_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    return {(f"x-{key}" if key in _NOT_SWAGGER_2 else key): value for key, value in schema.items()}
+
+
 def build_document(operations: list[Operation], base_url: str, internal: bool) -> dict[str, Any]:
     scheme, _, host = base_url.partition("://")
     paths: dict[str, dict[str, Any]] = {}
@@ -85,9 +95,10 @@ def build_document(operations: list[Operation], base_url: str, internal: bool) -
         parameters = [_parameter(p) for p in op.query_params]
         if op.body is not None:
             known = definitions.get(op.body.name)
-            if known is not None and known != op.body.schema:
+            published = _published_schema(op.body.schema)
+            if known is not None and known != published:
                 raise ValueError(f"two different schemas named {op.body.name}")
-            definitions[op.body.name] = op.body.schema
+            definitions[op.body.name] = published
             parameters.append({"name": "body", "in": "body", "required": op.body.required,
                                "description": "The request body.",
                                "schema": {"$ref": f"#/definitions/{op.body.name}"}})

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from reference_server.api.namespacequota import quota_fields
 from reference_server.auth.scopes import Scope, TeamRole, UserRole
 from reference_server.core.context import Ctx
 from reference_server.core.errors import Unauthorized, data_model_error, invalid_request, not_found
@@ -85,11 +86,8 @@ def org_view(ctx: Ctx, org: User, teams: list[TeamSummary] | None) -> dict[str, 
             "invoice_email": org.invoice_email, "invoice_email_address": org.invoice_email_address,
             "tag_expiration_s": org.tag_expiration_s, "is_free_account": True,
         })
-    if (is_admin or is_member) and ctx.config.feature("QUOTA_MANAGEMENT") and ctx.config.feature("EDIT_QUOTA"):
-        # No quota is configured through this module; the quota area reports real figures itself.
-        view["quotas"] = []
-        view["quota_report"] = {"quota_bytes": 0, "configured_quota": None, "running_backfill": "waiting",
-                                "backfill_status": "waiting"}
+    if is_admin or is_member:
+        view.update(quota_fields(ctx, org))
     return view
 
 

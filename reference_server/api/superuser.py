@@ -13,6 +13,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from reference_server.api.namespacequota import quota_fields
 from reference_server.auth.scopes import Scope
 from reference_server.auth.secrets import new_code
 from reference_server.core.context import Ctx
@@ -67,27 +68,19 @@ PAGE_PARAMS = (
 # ---- views -----------------------------------------------------------------------------------------------
 
 
-def _quota_fields(ctx: Ctx) -> dict[str, Any]:
-    # Quota storage is not part of this panel; with quota management on, a namespace reads as unlimited.
-    if not (ctx.config.feature("QUOTA_MANAGEMENT") and ctx.config.feature("EDIT_QUOTA")):
-        return {}
-    return {"quotas": [], "quota_report": {"quota_bytes": 0, "configured_quota": None,
-                                           "running_backfill": "waiting", "backfill_status": "waiting"}}
-
-
 def user_view(ctx: Ctx, user: User) -> dict[str, Any]:
     return {
         "kind": "user", "name": user.username, "username": user.username, "email": user.email,
         "verified": user.verified, "avatar": avatar(user.username, user.email, "user"),
         "super_user": ctx.config.is_superuser(user.username),
         "global_readonly_super_user": ctx.config.is_global_readonly(user.username),
-        "enabled": user.enabled, **_quota_fields(ctx),
+        "enabled": user.enabled, **quota_fields(ctx, user),
     }
 
 
 def org_view(ctx: Ctx, org: User) -> dict[str, Any]:
     return {"name": org.username, "email": org.email or "", "avatar": avatar(org.username, org.email, "org"),
-            **_quota_fields(ctx)}
+            **quota_fields(ctx, org)}
 
 
 # ---- paging ----------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import time
 import uuid as uuidlib
 from typing import Any
 
+from reference_server.api.namespacequota import quota_fields
 from reference_server.auth.authn import Authenticator, SessionData
 from reference_server.auth.authz import effective_user_role
 from reference_server.auth.identity import AuthKind, Identity
@@ -62,6 +63,8 @@ def user_view(ctx: Ctx, user: User) -> dict[str, Any]:
             "family_name": None, "given_name": None, "location": None, "is_free_account": True,
             "has_password_set": user.has_password,
         })
+        # Quay shows the account's own quota and usage to the user alone (user:admin).
+        view.update(quota_fields(ctx, user))
     if role >= UserRole.READ:
         orgs = []
         for org in ctx.db.organizations_of(user.id):

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy import BigInteger, Integer, and_, bindparam, delete, func, insert, or_, select, update
 
 from reference_server.storage import schema as t
 from reference_server.storage.base import BaseQueries, aware, inserted_id, new_uuid, now
@@ -143,6 +143,52 @@ def _label(row: Any) -> LabelRecord:
 
 def _live(at_ms: int) -> Any:
     return or_(t.tag.c.lifetime_end_ms.is_(None), t.tag.c.lifetime_end_ms > at_ms)
+
+
+# One row of the API tag list: tag id, name, manifest id, lifetime start and end (ms), reversion, immutable,
+# manifest digest, media type, is manifest list, layers' compressed size.
+TagPageRow = tuple[int, str, int, int, int | None, bool, bool, str, str, bool, int | None]
+_TAG_PAGE_STATEMENTS: dict[tuple[bool, bool, bool], Any] = {}
+
+
+def _tag_page_statement(only_active: bool, by_name: bool, name_contains: bool) -> Any:
+    """The tag page query for one combination of filters, built once with bind parameters (repo_id, lim, off,
+    and at_ms / name / pattern as the filters need): building and cache-keying a statement per request costs
+    more than running it."""
+    key = (only_active, by_name, name_contains)
+    found = _TAG_PAGE_STATEMENTS.get(key)
+    if found is not None:
+        return found
+    tag, manifest = t.tag, t.manifest
+    conds = [tag.c.repository_id == bindparam("repo_id"), tag.c.hidden.is_(False)]
+    if only_active:
+        at = bindparam("at_ms", type_=BigInteger)
+        conds.append(or_(tag.c.lifetime_end_ms.is_(None), tag.c.lifetime_end_ms > at))
+    if by_name:
+        conds.append(tag.c.name == bindparam("name"))
+    if name_contains:
+        conds.append(tag.c.name.ilike(bindparam("pattern"), escape="\\"))
+    start: Any = tag.c.lifetime_start_ms
+    if by_name:
+        # One name has few versions: look them up by (repository_id, name) and sort those. `+ 0` keeps
+        # SQLite from walking the whole start-ordered index for an order it would get for free.
+        start = start + 0
+    statement = (
+        select(tag.c.id, tag.c.name, tag.c.manifest_id, tag.c.lifetime_start_ms, tag.c.lifetime_end_ms,
+               tag.c.reversion, tag.c.immutable, manifest.c.digest, manifest.c.media_type,
+               manifest.c.is_manifest_list, manifest.c.layers_compressed_size)
+        .select_from(tag.join(manifest, manifest.c.id == tag.c.manifest_id))
+        .where(and_(*conds))
+        .order_by(start.desc(), tag.c.name, tag.c.id.desc())
+        .limit(bindparam("lim", type_=Integer)).offset(bindparam("off", type_=Integer)))
+    _TAG_PAGE_STATEMENTS[key] = statement
+    return statement
+
+
+# Which of some digests are manifests of the repository stored with content (a manifest list's present children).
+_STORED_CHILDREN = select(t.manifest.c.digest).where(
+    t.manifest.c.repository_id == bindparam("repo_id"), t.manifest.c.digest.in_(bindparam("digests", expanding=True)),
+    func.length(t.manifest.c.manifest_bytes) > 0)
 
 
 class RegistryQueries(BaseQueries):
@@ -373,28 +419,8 @@ class RegistryQueries(BaseQueries):
         """Tag versions newest first (lifetime start desc, then name), hidden ones left out: the API tag list.
         `name` is an exact match; `name_contains` a case-insensitive substring. Ask for limit+1 to learn
         whether another page exists."""
-        conds = [t.tag.c.repository_id == repo_id, t.tag.c.hidden.is_(False)]
-        if only_active:
-            conds.append(_live(now_ms()))
-        if name is not None:
-            conds.append(t.tag.c.name == name)
-        if name_contains is not None:
-            escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conds.append(t.tag.c.name.ilike(f"%{escaped}%", escape="\\"))
-        rows = self.conn.execute(
-            select(t.tag, t.manifest.c.digest.label("manifest_digest"), t.manifest.c.media_type,
-                   t.manifest.c.is_manifest_list, t.manifest.c.layers_compressed_size)
-            .select_from(t.tag.join(t.manifest, t.manifest.c.id == t.tag.c.manifest_id))
-            .where(and_(*conds))
-            .order_by(t.tag.c.lifetime_start_ms.desc(), t.tag.c.name, t.tag.c.id.desc())
-            .offset(offset).limit(limit)).all()
-        out = []
-        for r in rows:
-            m = r._mapping
-            out.append(TagWithManifest(tag=_tag(r), manifest_digest=m["manifest_digest"], media_type=m["media_type"],
-                                       is_manifest_list=bool(m["is_manifest_list"]),
-                                       layers_compressed_size=m["layers_compressed_size"]))
-        return out
+        return self.tag_list_page(repo_id, offset=offset, limit=limit, only_active=only_active, name=name,
+                                  name_contains=name_contains)
 
     # ---- labels ----------------------------------------------------------------------------------------
 
@@ -548,57 +574,58 @@ class RegistryQueries(BaseQueries):
     def tag_list_page(self, repo_id: int, *, offset: int, limit: int, only_active: bool = False,
                       name: str | None = None, name_contains: str | None = None,
                       at_ms: int | None = None) -> list[TagWithManifest]:
-        """Tag versions newest first, ordered exactly as the (repository_id, lifetime_start_ms desc, name)
-        index is, so the database walks the index and stops after offset+limit rows instead of sorting the
-        whole history. Hidden tags are left out; the manifest columns come from the same query (a primary
-        key join per row of the page)."""
-        conds = [t.tag.c.repository_id == repo_id, t.tag.c.hidden.is_(False)]
+        """Tag versions newest first (see `tag_page_rows`) as records."""
+        return [TagWithManifest(
+                    tag=TagRecord(id=r[0], repository_id=repo_id, name=r[1], manifest_id=r[2],
+                                  lifetime_start_ms=r[3], lifetime_end_ms=r[4], reversion=r[5], hidden=False,
+                                  immutable=r[6]),
+                    manifest_digest=r[7], media_type=r[8], is_manifest_list=r[9], layers_compressed_size=r[10])
+                for r in self.tag_page_rows(repo_id, offset=offset, limit=limit, only_active=only_active,
+                                            name=name, name_contains=name_contains, at_ms=at_ms)]
+
+    def tag_page_rows(self, repo_id: int, *, offset: int, limit: int, only_active: bool = False,
+                      name: str | None = None, name_contains: str | None = None,
+                      at_ms: int | None = None) -> list[TagPageRow]:
+        """One page of tag versions, newest first, as plain tuples (`TAG_PAGE_COLUMNS`): the API tag list's hot
+        path. Hidden tags are left out. The order (lifetime start desc, name, id desc) is exactly the
+        ix_tag_repo_start index's, so the database walks the index and stops after offset+limit rows instead of
+        sorting the repository's history; the manifest columns come from the same query (a primary-key join per
+        row). Ask for limit+1 to learn whether another page exists."""
+        params: dict[str, Any] = {"repo_id": repo_id, "lim": limit, "off": offset}
         if only_active:
-            conds.append(_live(now_ms() if at_ms is None else at_ms))
+            params["at_ms"] = now_ms() if at_ms is None else at_ms
         if name is not None:
-            conds.append(t.tag.c.name == name)
+            params["name"] = name
         if name_contains is not None:
             escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            conds.append(t.tag.c.name.ilike(f"%{escaped}%", escape="\\"))
-        start: Any = t.tag.c.lifetime_start_ms
-        if name is not None:
-            # One name has few versions: look them up by (repository_id, name) and sort those. `+ 0` keeps
-            # SQLite from walking the whole start-ordered index for an order it would get for free.
-            start = start + 0
-        rows = self.conn.execute(
-            select(t.tag, t.manifest.c.digest.label("manifest_digest"), t.manifest.c.media_type,
-                   t.manifest.c.is_manifest_list, t.manifest.c.layers_compressed_size)
-            .select_from(t.tag.join(t.manifest, t.manifest.c.id == t.tag.c.manifest_id))
-            .where(and_(*conds))
-            .order_by(start.desc(), t.tag.c.name)
-            .offset(offset).limit(limit)).all()
-        out = []
-        for r in rows:
-            m = r._mapping
-            out.append(TagWithManifest(tag=_tag(r), manifest_digest=m["manifest_digest"], media_type=m["media_type"],
-                                       is_manifest_list=bool(m["is_manifest_list"]),
-                                       layers_compressed_size=m["layers_compressed_size"]))
-        return out
+            params["pattern"] = f"%{escaped}%"
+        statement = _tag_page_statement(only_active, name is not None, name_contains is not None)
+        return [(int(r[0]), r[1], int(r[2]), int(r[3]), None if r[4] is None else int(r[4]), bool(r[5]),
+                 bool(r[6]), r[7], r[8], bool(r[9]), r[10])
+                for r in self.conn.execute(statement, params).all()]
 
     def manifest_list_children(self, repo_id: int, list_ids: Iterable[int]) -> dict[int, list[ChildPresence]]:
         """For each manifest list, its entries (from the list's own JSON, so entries that were never stored
-        count too) and whether each child is stored with content. Two queries for any number of lists."""
-        wanted = list(set(list_ids))
+        count too) and whether each child is stored with content. At most two queries for any number of lists.
+
+        A list's entries never change while its manifest exists (content addressed; only an API deletion of the
+        repository removes it, and that empties the read cache), so read-only requests take them from the read
+        cache. Whether a child is stored is asked every time: registry pushes do not empty the cache."""
+        wanted = sorted(set(list_ids))
         if not wanted:
             return {}
-        lists = self.conn.execute(select(t.manifest.c.id, t.manifest.c.manifest_bytes)
-                                  .where(t.manifest.c.id.in_(wanted))).all()
-        entries: dict[int, list[str]] = {}
-        for list_id, raw in lists:
-            entries[list_id] = _list_entry_digests(raw)
-        digests = {d for ds in entries.values() for d in ds}
+        entries = self._cached(("manifest_list_entries", *wanted), lambda: self._manifest_list_entries(wanted))
+        digests = sorted({d for ds in entries.values() for d in ds})
         present: set[str] = set()
         if digests:
-            present = set(self.conn.execute(
-                select(t.manifest.c.digest).where(
-                    t.manifest.c.repository_id == repo_id, t.manifest.c.digest.in_(list(digests)),
-                    func.length(t.manifest.c.manifest_bytes) > 0)).scalars().all())
+            present = set(self.conn.execute(_STORED_CHILDREN, {"repo_id": repo_id, "digests": digests})
+                          .scalars().all())
         return {list_id: [ChildPresence(d, d in present) for d in ds] for list_id, ds in entries.items()}
+
+    def _manifest_list_entries(self, wanted: list[int]) -> dict[int, list[str]]:
+        lists = self.conn.execute(select(t.manifest.c.id, t.manifest.c.manifest_bytes)
+                                  .where(t.manifest.c.id.in_(wanted))).all()
+        return {int(list_id): _list_entry_digests(raw) for list_id, raw in lists}
 
     def latest_tag_starts(self, repo_ids: Iterable[int], at_ms: int | None = None) -> dict[int, int]:
         """Most recent lifetime start (ms) of a live, visible tag per repository (listRepos' last_modified)."""

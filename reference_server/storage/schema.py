@@ -300,7 +300,8 @@ tag = Table(
     Column("immutable", Boolean, nullable=False, default=False),
 )
 # History pages (newest first) and name lookups stay index scans whatever the repository's tag count.
-Index("ix_tag_repo_start", tag.c.repository_id, tag.c.lifetime_start_ms.desc(), tag.c.name)
+# The API tag list walks this index in its exact sort order, so a page costs the same at any repository size.
+Index("ix_tag_repo_start", tag.c.repository_id, tag.c.lifetime_start_ms.desc(), tag.c.name, tag.c.id.desc())
 Index("ix_tag_repo_name", tag.c.repository_id, tag.c.name)
 Index("ix_tag_manifest", tag.c.manifest_id)
 
@@ -348,4 +349,48 @@ quota_limit = Table(
            index=True),
     Column("type", String(16), nullable=False),  # "Warning" | "Reject"
     Column("percent", Integer, nullable=False),
+)
+
+# ---- policies: auto-prune and tag immutability (storage/policies.py) -------------------------------------
+
+# Auto-prune policies. A namespace policy has no repository; a repository policy names one. `policy` holds
+# Quay's config keys: method, value, tag_pattern, tag_pattern_matches.
+autoprune_policy = Table(
+    "autoprune_policy", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("namespace_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("repository_id", Integer, ForeignKey("repository.id", ondelete="CASCADE"), nullable=True,
+           index=True),
+    Column("policy", JSON, nullable=False),
+)
+
+# Quay's AutoPruneTaskStatus: one queued task per namespace, picked oldest `last_ran_ms` first.
+autoprune_task = Table(
+    "autoprune_task", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("namespace_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, unique=True),
+    Column("last_ran_ms", BigInteger, nullable=True),
+    Column("status", Text, nullable=False, default="queued"),
+)
+
+# Immutability policies, same shape; `policy` holds tag_pattern and tag_pattern_matches.
+immutability_policy = Table(
+    "immutability_policy", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("uuid", String(36), nullable=False, unique=True),
+    Column("namespace_id", Integer, ForeignKey("user.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("repository_id", Integer, ForeignKey("repository.id", ondelete="CASCADE"), nullable=True,
+           index=True),
+    Column("policy", JSON, nullable=False),
+)
+
+# The superuser panel's registry size: a single row, rewritten by every calculation (Quay's QuotaRegistrySize).
+registry_size = Table(
+    "registry_size", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("size_bytes", BigInteger, nullable=False, default=0),
+    Column("running", Boolean, nullable=False, default=False),
+    Column("queued", Boolean, nullable=False, default=False),
+    Column("completed_ms", BigInteger, nullable=True),
 )

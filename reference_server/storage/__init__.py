@@ -15,7 +15,9 @@ from reference_server.storage.apps import AppQueries
 from reference_server.storage.base import BaseQueries
 from reference_server.storage.cache import ReadCache
 from reference_server.storage.engine import create_schema, database_url, make_engine
+from reference_server.storage.logs import LogQueries
 from reference_server.storage.orgs import OrgQueries
+from reference_server.storage.policies import PolicyQueries
 from reference_server.storage.registry import RegistryQueries
 from reference_server.storage.repos import RepoQueries
 from reference_server.storage.robots import RobotQueries
@@ -24,7 +26,7 @@ from reference_server.storage.users import UserQueries
 
 
 class Db(UserQueries, OrgQueries, TeamQueries, RepoQueries, RobotQueries, AppQueries, RegistryQueries,
-         BaseQueries):
+         LogQueries, PolicyQueries, BaseQueries):
     """All queries over one connection. For read-only requests the connection is opened on first use, so a
     request answered entirely from the read cache never touches the database."""
 

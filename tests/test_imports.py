@@ -52,6 +52,8 @@ def test_layers_inside_reference_server() -> None:
         "core": {"core", "auth", "storage", "domain", "config"},
         "api": {"api", "web", "core", "auth", "storage", "domain", "config"},
         "web": {"web", "api", "core", "auth", "storage", "domain", "config"},
+        "registry": {"registry", "core", "auth", "storage", "domain", "config"},
+        "workers": {"workers", "storage", "domain", "config"},
     }
     bad = []
     for layer, ok in allowed.items():

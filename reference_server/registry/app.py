@@ -632,6 +632,9 @@ class RegistryApp:
                 start = now_ms()
                 db.set_tag(repo.id, ref, manifest.id, at_ms=start,
                            expires_ms=start + expires if expires else None)
+                if self.config.feature("IMMUTABLE_TAGS"):
+                    # Immutability policies cover tags pushed after them too, in the same transaction.
+                    db.apply_immutability_policies(repo.id, ref)
                 self.audit(db, request, "push_repo", repo, found, tag=ref)
         if refused:
             raise e.quota_exceeded()

@@ -316,22 +316,27 @@ def test_usage_counts_distinct_blobs_and_reject_quota_denies_pushes(make_server:
     assert server.client.delete(f"/v2/admin/app/manifests/{digest(first)}", headers=bearer(token)).status_code == 202
     with server.storage.transaction() as db:
         assert db.namespace_usage(admin.id) == second_usage
-        quota = db.conn.execute(insert(t.namespace_quota).values(namespace_id=admin.id, limit_bytes=second_usage))
+        quota = db.conn.execute(insert(t.namespace_quota).values(namespace_id=admin.id,
+                                                                 limit_bytes=second_usage - 1))
         quota_id = quota.inserted_primary_key[0]  # type: ignore[index]
         db.conn.execute(insert(t.quota_limit).values(quota_id=quota_id, type="Reject", percent=100))
-    # usage >= limit: refused at upload start, with Quay's body.
+    # usage > limit: refused at upload start, with Quay's body.
     refused = server.client.post("/v2/admin/app/blobs/uploads/", headers=bearer(token))
     assert refused.status_code == 403 and refused.json() == QUOTA_BODY
     refused_manifest = put_manifest(server, "admin/app", "v2", token, first)
     assert refused_manifest.status_code == 403 and refused_manifest.json() == QUOTA_BODY
     assert server.client.get("/v2/admin/app/tags/list", headers=bearer(token)).json()["tags"] == []
 
-    # Below the threshold, the bytes of an upload in flight count: the chunk that reaches it is refused.
+    # Below the threshold, the bytes of uploads in flight count: once a chunk has taken usage past the
+    # limit, the next chunk is refused (Quay checks before taking each chunk).
     with server.storage.transaction() as db:
         db.conn.execute(t.namespace_quota.update().values(limit_bytes=second_usage + 100))
     start = server.client.post("/v2/admin/app/blobs/uploads/", headers=bearer(token))
     assert start.status_code == 202
     chunk = server.client.patch(start.headers["Location"], content=b"z" * 200, headers=bearer(token))
+    assert chunk.status_code == 202
+    chunk = server.client.patch(start.headers["Location"], content=b"z" * 10,
+                                headers={**bearer(token), "Content-Range": "200-209"})
     assert chunk.status_code == 403 and chunk.json() == QUOTA_BODY
     with server.storage.transaction() as db:
         assert db.conn.execute(select(t.blob_upload)).first() is None  # the refused upload was cancelled

@@ -449,8 +449,8 @@ class RegistryApp:
                                    "Location": self._upload_location(request, name, upload_uuid)})
 
     async def _receive_chunk(self, request: Request, name: str, repo: Repository, upload: UploadRecord) -> int:
-        """Append the request body to the upload, then record the new size and check quota with the bytes
-        in flight; a refused chunk cancels the upload. Returns the new size."""
+        """Check quota with the bytes already in flight (Quay checks before taking the chunk), then append the
+        request body and record the new size; a refused chunk cancels the upload. Returns the new size."""
         content_range = request.headers.get("content-range")
         if content_range:
             found = _RANGE_RE.match(content_range.strip())
@@ -463,6 +463,13 @@ class RegistryApp:
                 raise RegistryError("BLOB_UPLOAD_INVALID", "blob upload invalid", 416, headers={
                     "Location": self._upload_location(request, name, upload.uuid),
                     "Range": f"0-{max(upload.byte_count - 1, 0)}", "Docker-Upload-UUID": upload.uuid})
+        with self.tx() as db:
+            refused = self.check_quota(db, repo, db.uploading_bytes(repo.id))
+            if refused:
+                db.delete_upload(upload.id)
+        if refused:
+            self.blobs.discard(upload.temp_path)
+            raise e.quota_exceeded()
         received = 0
         try:
             with open(self.blobs.absolute(upload.temp_path), "ab") as fh:
@@ -477,13 +484,6 @@ class RegistryApp:
             if db.upload(repo.id, upload.uuid) is None:
                 raise e.blob_upload_unknown()
             db.set_upload_bytes(upload.id, size)
-            # Quay counts every unfinished upload of the repository (this one included) on top of usage.
-            refused = self.check_quota(db, repo, db.uploading_bytes(repo.id))
-            if refused:
-                db.delete_upload(upload.id)
-        if refused:
-            self.blobs.discard(upload.temp_path)
-            raise e.quota_exceeded()
         return size
 
     async def upload_chunk(self, request: Request, name: str, upload_uuid: str) -> Response:

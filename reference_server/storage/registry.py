@@ -524,9 +524,10 @@ class RegistryQueries(BaseQueries):
 
     def quota_severity(self, namespace_id: int, *, extra_bytes: int = 0,
                        default_reject_bytes: int = 0) -> str | None:
-        """Quay's check: each limit allows int(limit_bytes * percent / 100) bytes and is hit when usage (plus
-        `extra_bytes`, the uploads in flight) is already >= that; the hit limit allowing the most bytes decides
-        ("Warning" or "Reject"). Without a quota, a positive system default acts as a Reject at 100%."""
+        """Quay's check (data/model/namespacequota.check_limits): each limit allows int(limit_bytes * percent / 100)
+        bytes and is hit when usage (plus `extra_bytes`, the uploads in flight) is already strictly above that; the
+        hit limit allowing the most bytes decides ("Warning" or "Reject"). Without a quota, a positive system
+        default rejects once usage reaches it (>=)."""
         usage = self.namespace_usage(namespace_id) + extra_bytes
         quota = self.namespace_quota(namespace_id)
         if quota is None:
@@ -536,7 +537,7 @@ class RegistryQueries(BaseQueries):
         best: tuple[int, str] | None = None
         for limit in quota.limits:
             allowed = int(quota.limit_bytes * limit.percent / 100)
-            if usage >= allowed and (best is None or allowed > best[0]):
+            if usage > allowed and (best is None or allowed > best[0]):
                 best = (allowed, limit.type)
         return best[1] if best else None
 
@@ -600,27 +601,28 @@ class RegistryQueries(BaseQueries):
             escaped = name_contains.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             params["pattern"] = f"%{escaped}%"
         statement = _tag_page_statement(only_active, name is not None, name_contains is not None)
-        return [(int(r[0]), r[1], int(r[2]), int(r[3]), None if r[4] is None else int(r[4]), bool(r[5]),
-                 bool(r[6]), r[7], r[8], bool(r[9]), r[10])
-                for r in self.conn.execute(statement, params).all()]
+        # The column types already convert (Boolean gives bool on SQLite too); rows only become plain tuples.
+        return [tuple(r) for r in self.conn.execute(statement, params)]
 
     def manifest_list_children(self, repo_id: int, list_ids: Iterable[int]) -> dict[int, list[ChildPresence]]:
         """For each manifest list, its entries (from the list's own JSON, so entries that were never stored
         count too) and whether each child is stored with content. At most two queries for any number of lists.
 
-        A list's entries never change while its manifest exists (content addressed; only an API deletion of the
-        repository removes it, and that empties the read cache), so read-only requests take them from the read
-        cache. Whether a child is stored is asked every time: registry pushes do not empty the cache."""
+        Read-only requests remember what cannot go stale before the read cache is next emptied: a list's entries
+        (content addressed: they never change while the manifest exists, and only an API deletion of the
+        repository removes manifests) and which children are stored (a stored manifest stays stored until then).
+        Children not known to be stored are asked for every time: a registry push may store them at any moment
+        without emptying the cache."""
         wanted = sorted(set(list_ids))
         if not wanted:
             return {}
         entries = self._cached(("manifest_list_entries", *wanted), lambda: self._manifest_list_entries(wanted))
-        digests = sorted({d for ds in entries.values() for d in ds})
-        present: set[str] = set()
-        if digests:
-            present = set(self.conn.execute(_STORED_CHILDREN, {"repo_id": repo_id, "digests": digests})
+        stored: set[str] = self._cached(("stored_manifest_digests", repo_id), set)
+        unknown = sorted({d for ds in entries.values() for d in ds if d not in stored})
+        if unknown:
+            stored.update(self.conn.execute(_STORED_CHILDREN, {"repo_id": repo_id, "digests": unknown})
                           .scalars().all())
-        return {list_id: [ChildPresence(d, d in present) for d in ds] for list_id, ds in entries.items()}
+        return {list_id: [ChildPresence(d, d in stored) for d in ds] for list_id, ds in entries.items()}
 
     def _manifest_list_entries(self, wanted: list[int]) -> dict[int, list[str]]:
         lists = self.conn.execute(select(t.manifest.c.id, t.manifest.c.manifest_bytes)

@@ -570,7 +570,7 @@ class RegistryApp:
                 raise e.name_unknown()
             if by_digest:
                 manifest = db.manifest_by_digest(repo.id, ref)
-                if manifest is None:
+                if manifest is None or not db.manifest_is_referenced(repo.id, manifest.id):
                     raise e.manifest_unknown()
                 served = manifest
             else:

@@ -406,6 +406,19 @@ class RegistryQueries(BaseQueries):
             _live(at)).order_by(t.tag.c.name)).all()
         return [_tag(r) for r in rows]
 
+    def manifest_is_referenced(self, repo_id: int, manifest_id: int) -> bool:
+        """Whether a manifest can still be fetched by digest: Quay finds only manifests held by a live tag
+        (hidden ones count) or by a live manifest list that has it as a child."""
+        at = now_ms()
+        held = select(t.tag.c.id).where(t.tag.c.repository_id == repo_id, t.tag.c.manifest_id == manifest_id,
+                                        _live(at)).limit(1)
+        if self.conn.execute(held).first() is not None:
+            return True
+        parents = select(t.manifest_child.c.manifest_id).where(t.manifest_child.c.child_manifest_id == manifest_id)
+        by_parent = select(t.tag.c.id).where(t.tag.c.repository_id == repo_id, t.tag.c.manifest_id.in_(parents),
+                                             _live(at)).limit(1)
+        return self.conn.execute(by_parent).first() is not None
+
     def live_tag_names(self, repo_id: int, *, after: str | None, limit: int) -> list[str]:
         """Names of the live tags in name order, after `after` (the /v2 tags/list page)."""
         at = now_ms()

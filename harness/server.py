@@ -48,7 +48,14 @@ def server_config(superuser: str = "admin", full_access: bool = False,
                               # A global read-only superuser for the role matrix; the harness creates the account.
                               "GLOBAL_READONLY_SUPER_USERS": [readonly],
                               # Offers changeRepoState (and nothing else we do not implement) for the suites.
-                              "FEATURE_REPO_MIRROR": True}
+                              "FEATURE_REPO_MIRROR": True,
+                              # Off in Quay's defaults; on here so the suites (and the security matrices) reach the
+                              # quota, auto-prune and immutability operations. `features` may switch them off again.
+                              "FEATURE_QUOTA_MANAGEMENT": True, "FEATURE_AUTO_PRUNE": True,
+                              "FEATURE_IMMUTABLE_TAGS": True,
+                              # Quay's own keys for the prune worker's cadence (defaults 30 s and 60 min): a test
+                              # configuration polls every second and may re-run a namespace at once.
+                              "AUTO_PRUNING_POLL_PERIOD": 1, "AUTOPRUNE_TASK_RUN_MINIMUM_INTERVAL_MINUTES": 0}
     for name, value in (features or {}).items():
         key = name.upper()
         config[key if key.startswith("FEATURE_") else f"FEATURE_{key}"] = value

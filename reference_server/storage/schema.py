@@ -394,3 +394,9 @@ registry_size = Table(
     Column("queued", Boolean, nullable=False, default=False),
     Column("completed_ms", BigInteger, nullable=True),
 )
+
+# Audit entries keep the ids of namespaces, repositories and tags. PostgreSQL sequences never reuse an id, but
+# SQLite hands a deleted row's id to the next insert unless AUTOINCREMENT is asked for, which would attach an
+# old repository's history to a new one.
+for _table in (user, repository, team, manifest, tag):
+    _table.dialect_options["sqlite"]["autoincrement"] = True

@@ -32,10 +32,10 @@ from reference_server.core.operation import (
     path_param,
     query_param,
 )
-from reference_server.core.render import Reply, format_date
+from reference_server.core.render import Reply
 from reference_server.domain.models import Repository
 from reference_server.domain.names import TAG_ERROR, valid_tag_name
-from reference_server.storage.registry import ChildPresence, TagRecord, TagWithManifest, now_ms
+from reference_server.storage.registry import ChildPresence, TagPageRow, TagRecord, now_ms
 
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 100
@@ -73,12 +73,26 @@ def refuse_restricted_namespace(ctx: Ctx) -> None:
 WRITE_GUARDS = (refuse_non_normal, refuse_restricted_namespace)
 
 
-def _seconds(ms: int) -> int:
-    return ms // 1000
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+_DAY_PREFIXES: dict[int, str] = {}  # day number since the epoch -> "Fri, 27 Nov 2026 "
 
 
-def _date(ms: int) -> str | None:
-    return format_date(datetime.fromtimestamp(ms // 1000, tz=UTC))
+def _date(ms: int) -> str:
+    """RFC 2822 text of an epoch-milliseconds instant, exactly `format_date(datetime.fromtimestamp(ms // 1000,
+    tz=UTC))` (Quay's `-0000` zone) without the detours through datetime and email.utils: the tag list formats
+    up to two dates per row. The day part is remembered, as tags often share days."""
+    day, second = divmod(ms // 1000, 86400)
+    prefix = _DAY_PREFIXES.get(day)
+    if prefix is None:
+        tm = time.gmtime(day * 86400)
+        prefix = f"{_WEEKDAYS[tm.tm_wday]}, {tm.tm_mday:02d} {_MONTHS[tm.tm_mon - 1]} {tm.tm_year:04d} "
+        if len(_DAY_PREFIXES) >= 10_000:
+            _DAY_PREFIXES.clear()
+        _DAY_PREFIXES[day] = prefix
+    hour, rest = divmod(second, 3600)
+    minute, sec = divmod(rest, 60)
+    return f"{prefix}{hour:02d}:{minute:02d}:{sec:02d} -0000"
 
 
 def _immutable_enforced(ctx: Ctx, tag: TagRecord) -> bool:
@@ -107,24 +121,30 @@ def _parse_filter(value: str | None) -> tuple[str | None, str | None]:
     return None, None
 
 
-def tag_item(ctx: Ctx, row: TagWithManifest, children: dict[int, list[ChildPresence]]) -> dict[str, Any]:
-    tag = row.tag
-    item: dict[str, Any] = {"name": tag.name, "reversion": tag.reversion}
-    if ctx.config.feature("IMMUTABLE_TAGS"):
-        item["immutable"] = tag.immutable
-    if tag.lifetime_start_ms > 0 and _seconds(tag.lifetime_start_ms) > 0:
-        item["start_ts"] = _seconds(tag.lifetime_start_ms)
-    if tag.lifetime_end_ms is not None and _seconds(tag.lifetime_end_ms) > 0:
-        item["end_ts"] = _seconds(tag.lifetime_end_ms)
-    item["manifest_digest"] = row.manifest_digest
-    item["is_manifest_list"] = row.is_manifest_list
-    item["size"] = row.layers_compressed_size
-    if _seconds(tag.lifetime_start_ms) > 0:
-        item["last_modified"] = _date(tag.lifetime_start_ms)
-    if tag.lifetime_end_ms is not None:
-        item["expiration"] = _date(tag.lifetime_end_ms)
-    if row.is_manifest_list:
-        entries = children.get(tag.manifest_id, [])
+def tag_item(row: TagPageRow, children: dict[int, list[ChildPresence]], immutable_feature: bool) -> dict[str, Any]:
+    """One version of a tag as listRepoTags shows it (keys in Quay's order)."""
+    _id, name, manifest_id, start_ms, end_ms, reversion, immutable, digest, _media, is_list, size = row
+    start_s = start_ms // 1000
+    if start_s > 0 and end_ms is None and not immutable_feature and not is_list:
+        # The common shape (a live tag without expiration), built in one go.
+        return {"name": name, "reversion": reversion, "start_ts": start_s, "manifest_digest": digest,
+                "is_manifest_list": False, "size": size, "last_modified": _date(start_ms)}
+    item: dict[str, Any] = {"name": name, "reversion": reversion}
+    if immutable_feature:
+        item["immutable"] = immutable
+    if start_s > 0:
+        item["start_ts"] = start_s
+    if end_ms is not None and end_ms // 1000 > 0:
+        item["end_ts"] = end_ms // 1000
+    item["manifest_digest"] = digest
+    item["is_manifest_list"] = is_list
+    item["size"] = size
+    if start_s > 0:
+        item["last_modified"] = _date(start_ms)
+    if end_ms is not None:
+        item["expiration"] = _date(end_ms)
+    if is_list:
+        entries = children.get(manifest_id, [])
         present = sum(1 for c in entries if c.present)
         item["is_sparse"] = present < len(entries)
         item["child_manifest_count"] = len(entries)
@@ -143,28 +163,32 @@ def list_repo_tags(ctx: Ctx, repository: str) -> Any:
     # specificTag and eq: are both exact-name filters; given both with different names, nothing matches.
     if specific is not None and exact is not None and specific != exact:
         return {"tags": [], "page": page, "has_additional": False}
-    # One query for the page plus one row that tells whether another page exists; manifest columns are
-    # joined in, and manifest-list children come in one batch for the whole page.
-    rows = ctx.db.tag_list_page(repo.id, offset=(page - 1) * limit, limit=limit + 1,
+    # One index-ordered query for the page plus one row that tells whether another page exists, manifest
+    # columns joined in; manifest-list children come in one batch for the whole page (only when it has lists).
+    rows = ctx.db.tag_page_rows(repo.id, offset=(page - 1) * limit, limit=limit + 1,
                                 only_active=bool(q["onlyActiveTags"]), name=specific or exact,
                                 name_contains=contains)
     has_more = len(rows) > limit
     rows = rows[:limit]
-    children = ctx.db.manifest_list_children(repo.id, [r.tag.manifest_id for r in rows if r.is_manifest_list])
-    return {"tags": [tag_item(ctx, r, children) for r in rows], "page": page, "has_additional": has_more}
+    lists = [r[2] for r in rows if r[9]]
+    children = ctx.db.manifest_list_children(repo.id, lists) if lists else {}
+    immutable_feature = ctx.config.feature("IMMUTABLE_TAGS")
+    return {"tags": [tag_item(r, children, immutable_feature) for r in rows], "page": page,
+            "has_additional": has_more}
 
 
 def repo_tag_map(ctx: Ctx, repo: Repository) -> dict[str, Any]:
     """getRepo's `tags`: the active tags (at most 500, newest first) by name."""
-    rows = ctx.db.tag_list_page(repo.id, offset=0, limit=REPO_TAGS_LIMIT, only_active=True)
+    rows = ctx.db.tag_page_rows(repo.id, offset=0, limit=REPO_TAGS_LIMIT, only_active=True)
     out: dict[str, Any] = {}
-    for row in rows:
-        view: dict[str, Any] = {"name": row.tag.name, "size": row.layers_compressed_size,
-                                "last_modified": _date(row.tag.lifetime_start_ms)}
-        if row.tag.lifetime_end_ms is not None:
-            view["expiration"] = _date(row.tag.lifetime_end_ms)
-        view["manifest_digest"] = row.manifest_digest
-        out.setdefault(row.tag.name, view)
+    for _id, name, _manifest_id, start_ms, end_ms, _reversion, _immutable, digest, _media, _is_list, size in rows:
+        if name in out:
+            continue
+        view: dict[str, Any] = {"name": name, "size": size, "last_modified": _date(start_ms)}
+        if end_ms is not None:
+            view["expiration"] = _date(end_ms)
+        view["manifest_digest"] = digest
+        out[name] = view
     return out
 
 

@@ -615,7 +615,7 @@ class RegistryQueries(BaseQueries):
             params["pattern"] = f"%{escaped}%"
         statement = _tag_page_statement(only_active, name is not None, name_contains is not None)
         # The column types already convert (Boolean gives bool on SQLite too); rows only become plain tuples.
-        return [tuple(r) for r in self.conn.execute(statement, params)]
+        return [tuple(r) for r in self.conn.execute(statement, params).all()]
 
     def manifest_list_children(self, repo_id: int, list_ids: Iterable[int]) -> dict[int, list[ChildPresence]]:
         """For each manifest list, its entries (from the list's own JSON, so entries that were never stored

@@ -178,18 +178,27 @@ def list_repo_tags(ctx: Ctx, repository: str) -> Any:
 
 
 def repo_tag_map(ctx: Ctx, repo: Repository) -> dict[str, Any]:
-    """getRepo's `tags`: the active tags (at most 500, newest first) by name."""
-    rows = ctx.db.tag_page_rows(repo.id, offset=0, limit=REPO_TAGS_LIMIT, only_active=True)
-    out: dict[str, Any] = {}
-    for _id, name, _manifest_id, start_ms, end_ms, _reversion, _immutable, digest, _media, _is_list, size in rows:
-        if name in out:
-            continue
-        view: dict[str, Any] = {"name": name, "size": size, "last_modified": _date(start_ms)}
-        if end_ms is not None:
-            view["expiration"] = _date(end_ms)
-        view["manifest_digest"] = digest
-        out[name] = view
-    return out
+    """getRepo's `tags`: the active tags (at most 500, newest first) by name. Read requests share it through the
+    read cache until a write empties the cache or the first of these tags expires."""
+    at = now_ms()
+
+    def compute() -> tuple[dict[str, Any], float]:
+        rows = ctx.db.tag_page_rows(repo.id, offset=0, limit=REPO_TAGS_LIMIT, only_active=True)
+        out: dict[str, Any] = {}
+        until = float("inf")
+        for _id, name, _manifest_id, start_ms, end_ms, _reversion, _immutable, digest, _media, _is_list, size in rows:
+            if name in out:
+                continue
+            view: dict[str, Any] = {"name": name, "size": size, "last_modified": _date(start_ms)}
+            if end_ms is not None:
+                view["expiration"] = _date(end_ms)
+                until = min(until, end_ms)
+            view["manifest_digest"] = digest
+            out[name] = view
+        return out, until
+
+    # Copies, because the caller adds the map to a response it may change.
+    return dict(ctx.db._cached_until(("repo_tags", repo.id), compute, at))
 
 
 def last_modified_by_repo(ctx: Ctx, repo_ids: list[int]) -> dict[int, int]:
@@ -267,6 +276,9 @@ def _retarget(ctx: Ctx, repo: Repository, name: str, digest: Any, *, reversion: 
     if existing is not None:
         ctx.db.end_tag(existing.id, at)
     ctx.db.set_tag(repo.id, name, manifest.id, reversion=reversion, at_ms=at)
+    if ctx.config.feature("IMMUTABLE_TAGS"):
+        # Immutability policies cover tags created or moved after them too.
+        ctx.db.apply_immutability_policies(repo.id, name)
     return previous_digest, manifest.digest
 
 

@@ -11,6 +11,7 @@ from reference_server.core.operation import Operation
 # `{repopath}`-style params never appear elsewhere, so every other placeholder is one segment.
 _CONVERTERS = {"repository": r"[^/]+(?:/[^/]+)+"}
 _PLACEHOLDER = re.compile(r"{(\w+)}")
+_BUCKET_DEPTH = 3  # "/api/v1/<area>"
 
 
 @dataclass
@@ -53,15 +54,27 @@ class Router:
         self.static = {p: r for p, r in routes.items() if r.regex is None}
         self.dynamic = sorted((r for r in routes.values() if r.regex is not None),
                               key=lambda r: _specificity(r.template))
+        # Templated routes bucketed by their first path segments (when those are static), so a request tries
+        # only the few routes that can match rather than every templated route.
+        self._buckets: dict[tuple[str, ...], list[Route]] = {}
+        self._loose: list[Route] = []
+        for route in self.dynamic:
+            head = tuple(route.template.split("/")[1:_BUCKET_DEPTH + 1])
+            if len(head) == _BUCKET_DEPTH and not any("{" in part for part in head):
+                self._buckets.setdefault(head, []).append(route)
+            else:
+                self._loose.append(route)
         self.routes = list(routes.values())
 
     def match(self, path: str) -> tuple[Route, dict[str, str]] | None:
         route = self.static.get(path)
         if route is not None:
             return route, {}
-        for route in self.dynamic:
-            assert route.regex is not None
-            m = route.regex.match(path)
-            if m:
-                return route, m.groupdict()
+        head = tuple(path.split("/", _BUCKET_DEPTH + 1)[1:_BUCKET_DEPTH + 1])
+        for candidates in (self._buckets.get(head, ()), self._loose):
+            for route in candidates:
+                assert route.regex is not None
+                m = route.regex.match(path)
+                if m:
+                    return route, m.groupdict()
         return None

@@ -636,6 +636,8 @@ class RegistryApp:
                     # Immutability policies cover tags pushed after them too, in the same transaction.
                     db.apply_immutability_policies(repo.id, ref)
                 self.audit(db, request, "push_repo", repo, found, tag=ref)
+        # Tags changed: read requests must not be answered from the cache's tag lists any more.
+        self.storage.read_cache.bump()
         if refused:
             raise e.quota_exceeded()
         return Response(b"OK", 201, {"Docker-Content-Digest": manifest.digest,
@@ -692,6 +694,7 @@ class RegistryApp:
             for tag in tags:
                 db.end_tag(tag.id, at)
                 self.audit(db, request, "delete_tag", repo, found, tag=tag.name, digest=ref)
+        self.storage.read_cache.bump()
         return Response(b"", 202)
 
 

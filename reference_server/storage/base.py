@@ -98,6 +98,9 @@ class BaseQueries:
     def _cached(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
         return compute() if self.cache is None else self.cache.get(key, compute)
 
+    def _cached_until(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]], now: float) -> T:
+        return compute()[0] if self.cache is None else self.cache.get_until(key, compute, now)
+
     # ---- namespaces ---------------------------------------------------------------------------------
 
     def user_by_name(self, username: str) -> User | None:

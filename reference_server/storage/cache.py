@@ -32,3 +32,17 @@ class ReadCache:
             self._data.clear()
         self._data[key] = value
         return value
+
+    def get_until(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]], now: float) -> T:
+        """Like `get`, for values that also go stale with time: `compute` returns (value, valid until), and an
+        entry past its time is computed again (e.g. tag lists, where a tag's expiry ends it without a write)."""
+        if self.enabled:
+            found = self._data.get(key)
+            if found is not None and now < found[1]:
+                return found[0]  # type: ignore[no-any-return]
+        value, until = compute()
+        if self.enabled:
+            if len(self._data) >= _MAX_ENTRIES:
+                self._data.clear()
+            self._data[key] = (value, until)
+        return value

@@ -28,7 +28,7 @@ class Scene:
 
 @dataclass(frozen=True)
 class Call:
-    path: dict[str, str]
+    path: dict[str, Any]  # path parameters, passed to QuayClient.call as keywords
     json: Any = None
     params: dict[str, str] | None = None
     # The call would destroy or convert the caller's own account: run it as a throwaway user instead.
@@ -37,6 +37,13 @@ class Call:
 
 CallSpec = Callable[[Scene], Call]
 MISSING = "missingobj1"
+NO_MANIFEST = "sha256:" + "0" * 64  # a well-formed digest no repository holds
+NO_ID = "999999"  # a numeric id (quota, quota limit) that does not exist
+EXPORT = {"callback_email": "x@example.com"}
+PRUNE_POLICY = {"method": "number_of_tags", "value": 10}
+IMMUTABILITY_POLICY = {"tagPattern": "^v.*"}
+QUOTA = {"limit_bytes": 1000000}
+QUOTA_LIMIT = {"type": "Warning", "threshold_percent": 80}
 
 
 def _org(extra: dict[str, str] | None = None) -> CallSpec:
@@ -45,6 +52,19 @@ def _org(extra: dict[str, str] | None = None) -> CallSpec:
 
 def _repo(extra: dict[str, str] | None = None, json: Any = None) -> CallSpec:
     return lambda s: Call({"repository": s.repo, **(extra or {})}, json)
+
+
+def _tag(json: Any = None) -> CallSpec:
+    return _repo({"tag": MISSING}, json)
+
+
+def _manifest(extra: dict[str, str] | None = None, json: Any = None) -> CallSpec:
+    return _repo({"manifestref": NO_MANIFEST, **(extra or {})}, json)
+
+
+def _own(extra: dict[str, str] | None = None, json: Any = None) -> CallSpec:
+    """An operation on the caller's own account."""
+    return lambda s: Call(dict(extra or {}), json)
 
 
 CALLS: dict[str, CallSpec] = {
@@ -182,6 +202,87 @@ CALLS: dict[str, CallSpec] = {
     "getChangeLog": lambda s: Call({}),
     "sendInstallUserRecoveryEmail": lambda s: Call({"username": MISSING}),
     "listAllAppTokens": lambda s: Call({}),
+    # tags and manifests: a tag and a manifest the repository does not have
+    "listRepoTags": _repo(),
+    "changeTag": _tag({"manifest_digest": NO_MANIFEST}),
+    "deleteFullTag": _tag(),
+    "removeTagFromTimemachine": _tag({"manifest_digest": NO_MANIFEST, "is_alive": False}),
+    "getTagPullStatistics": _tag(),
+    "restoreTag": _tag({"manifest_digest": NO_MANIFEST}),
+    "getRepoManifest": _manifest(),
+    "listManifestLabels": _manifest(),
+    "addManifestLabel": _manifest(json={"key": "matrix", "value": "v", "media_type": "text/plain"}),
+    "getManifestLabel": _manifest({"labelid": MISSING}),
+    "deleteManifestLabel": _manifest({"labelid": MISSING}),
+    "getManifestPullStatistics": _manifest(),
+    "getRepoManifestSecurity": _manifest(),
+    # organization quota (the scene's organization has none: reads list nothing, ids do not exist)
+    "listOrganizationQuota": _org(),
+    "createOrganizationQuota": lambda s: Call({"orgname": s.org}, QUOTA),
+    "getOrganizationQuota": _org({"quota_id": NO_ID}),
+    "changeOrganizationQuota": lambda s: Call({"orgname": s.org, "quota_id": NO_ID}, QUOTA),
+    "deleteOrganizationQuota": _org({"quota_id": NO_ID}),
+    "listOrganizationQuotaLimit": _org({"quota_id": NO_ID}),
+    "createOrganizationQuotaLimit": lambda s: Call({"orgname": s.org, "quota_id": NO_ID}, QUOTA_LIMIT),
+    "getOrganizationQuotaLimit": _org({"quota_id": NO_ID, "limit_id": NO_ID}),
+    "changeOrganizationQuotaLimit": lambda s: Call({"orgname": s.org, "quota_id": NO_ID, "limit_id": NO_ID},
+                                                   QUOTA_LIMIT),
+    "deleteOrganizationQuotaLimit": _org({"quota_id": NO_ID, "limit_id": NO_ID}),
+    "listUserQuota": _own(),
+    "getUserQuota": _own({"quota_id": NO_ID}),
+    "listUserQuotaLimit": _own({"quota_id": NO_ID}),
+    "getUserQuotaLimit": _own({"quota_id": NO_ID, "limit_id": NO_ID}),
+    # auto-prune policies
+    "listOrganizationAutoPrunePolicies": _org(),
+    "createOrganizationAutoPrunePolicy": lambda s: Call({"orgname": s.org}, PRUNE_POLICY),
+    "getOrganizationAutoPrunePolicy": _org({"policy_uuid": MISSING}),
+    "updateOrganizationAutoPrunePolicy": lambda s: Call({"orgname": s.org, "policy_uuid": MISSING}, PRUNE_POLICY),
+    "deleteOrganizationAutoPrunePolicy": _org({"policy_uuid": MISSING}),
+    "listRepositoryAutoPrunePolicies": _repo(),
+    "createRepositoryAutoPrunePolicy": _repo(json=PRUNE_POLICY),
+    "getRepositoryAutoPrunePolicy": _repo({"policy_uuid": MISSING}),
+    "updateRepositoryAutoPrunePolicy": _repo({"policy_uuid": MISSING}, PRUNE_POLICY),
+    "deleteRepositoryAutoPrunePolicy": _repo({"policy_uuid": MISSING}),
+    "listUserAutoPrunePolicies": _own(),
+    # A real policy on the caller's own namespace (the superuser's is shared by the whole run): use a throwaway user.
+    "createUserAutoPrunePolicy": lambda s: Call({}, PRUNE_POLICY, throwaway_caller=True),
+    "getUserAutoPrunePolicy": _own({"policy_uuid": MISSING}),
+    "updateUserAutoPrunePolicy": _own({"policy_uuid": MISSING}, PRUNE_POLICY),
+    "deleteUserAutoPrunePolicy": _own({"policy_uuid": MISSING}),
+    # immutability policies
+    "listOrgImmutabilityPolicies": _org(),
+    "createOrgImmutabilityPolicy": lambda s: Call({"orgname": s.org}, IMMUTABILITY_POLICY),
+    "getOrgImmutabilityPolicy": _org({"policy_uuid": MISSING}),
+    "updateOrgImmutabilityPolicy": lambda s: Call({"orgname": s.org, "policy_uuid": MISSING}, IMMUTABILITY_POLICY),
+    "deleteOrgImmutabilityPolicy": _org({"policy_uuid": MISSING}),
+    "listRepositoryImmutabilityPolicies": _repo(),
+    "createRepositoryImmutabilityPolicy": _repo(json=IMMUTABILITY_POLICY),
+    "getRepositoryImmutabilityPolicy": _repo({"policy_uuid": MISSING}),
+    "updateRepositoryImmutabilityPolicy": _repo({"policy_uuid": MISSING}, IMMUTABILITY_POLICY),
+    "deleteRepositoryImmutabilityPolicy": _repo({"policy_uuid": MISSING}),
+    # logs
+    "listUserLogs": _own(),
+    "getAggregateUserLogs": _own(),
+    "exportUserLogs": _own(json=EXPORT),
+    "listOrgLogs": _org(),
+    "getAggregateOrgLogs": _org(),
+    "exportOrgLogs": lambda s: Call({"orgname": s.org}, EXPORT),
+    "listRepoLogs": _repo(),
+    "getAggregateRepoLogs": _repo(),
+    "exportRepoLogs": _repo(json=EXPORT),
+    # superuser panel: logs, any namespace's quota (the scene's organization, the outsider's account), registry size
+    "listAllLogs": lambda s: Call({}),
+    "listAllAggregateLogs": lambda s: Call({}),
+    "listOrganizationQuotaSuperUser": lambda s: Call({"namespace": s.org}),
+    "createOrganizationQuotaSuperUser": lambda s: Call({"namespace": s.org}, QUOTA),
+    "changeOrganizationQuotaSuperUser": lambda s: Call({"namespace": s.org, "quota_id": NO_ID}, QUOTA),
+    "deleteOrganizationQuotaSuperUser": lambda s: Call({"namespace": s.org, "quota_id": NO_ID}),
+    "listUserQuotaSuperUser": lambda s: Call({"namespace": s.outsider}),
+    "createUserQuotaSuperUser": lambda s: Call({"namespace": s.outsider}, QUOTA),
+    "changeUserQuotaSuperUser": lambda s: Call({"namespace": s.outsider, "quota_id": NO_ID}, QUOTA),
+    "deleteUserQuotaSuperUser": lambda s: Call({"namespace": s.outsider, "quota_id": NO_ID}),
+    "getRegistrySize": lambda s: Call({}),
+    "queueRegistrySizeCalculation": lambda s: Call({}),
     "renewBootstrapToken": lambda s: Call({}),
     "linkExternalUser": lambda s: Call({"username": MISSING}),
 }

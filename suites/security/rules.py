@@ -24,7 +24,7 @@ class Rule:
     role: str = ""  # repo: read|write|admin; org: member|creator|admin; user: read|admin
     gro: bool = False  # the global read-only superuser passes too
     full_access: bool = True  # a superuser with FEATURE_SUPERUSERS_FULL_ACCESS passes (repo/org kinds)
-    full_access_only: bool = False  # superuser kind: plain superusers are refused
+    full_access_only: bool = False  # superuser kind: plain superusers are refused (only SU-FA passes)
     needs_user_admin: bool = False  # also needs the user:admin scope (require_user_admin on top)
     csrf_exempt: bool = False
     refusal: int = 403  # the status an authenticated caller is refused with
@@ -41,6 +41,9 @@ A = Rule(Kind.REPO, "admin")
 A_GRO = Rule(Kind.REPO, "admin", gro=True)
 SU = Rule(Kind.SUPERUSER)
 SU_GRO = Rule(Kind.SUPERUSER, gro=True)
+# An organization's own quota writes (quay-api.md D5): the path names an organization, but no org role counts, not even
+# admin (403); only a superuser with FEATURE_SUPERUSERS_FULL_ACCESS passes, and with a token only through super:user.
+SU_FA_ONLY = Rule(Kind.SUPERUSER, full_access_only=True)
 
 RULES: dict[str, Rule] = {
     # public
@@ -100,6 +103,45 @@ RULES: dict[str, Rule] = {
     "deleteInstallUser": SU, "listAllOrganizations": SU_GRO, "changeOrganization": SU,
     "deleteOrganization": SU, "takeOwnership": SU, "getChangeLog": SU_GRO, "sendInstallUserRecoveryEmail": SU,
     "listAllAppTokens": Rule(Kind.SUPERUSER, gro=True, full_access_only=True),
+    # tags, manifests, labels, security scan (R includes GRO; writes are W and never GRO)
+    "listRepoTags": R, "changeTag": W, "deleteFullTag": W, "removeTagFromTimemachine": W,
+    "getTagPullStatistics": R, "restoreTag": W,
+    "getRepoManifest": R, "listManifestLabels": R, "addManifestLabel": W, "getManifestLabel": R,
+    "deleteManifestLabel": W, "getManifestPullStatistics": R, "getRepoManifestSecurity": R,
+    # quota: organization quota reads OM (+GRO, SU-FA), writes SU-FA only; the user's own quota
+    "listOrganizationQuota": OM_GRO, "getOrganizationQuota": OM_GRO, "listOrganizationQuotaLimit": OM_GRO,
+    "getOrganizationQuotaLimit": OM_GRO,
+    "createOrganizationQuota": SU_FA_ONLY, "changeOrganizationQuota": SU_FA_ONLY,
+    "deleteOrganizationQuota": SU_FA_ONLY, "createOrganizationQuotaLimit": SU_FA_ONLY,
+    "changeOrganizationQuotaLimit": SU_FA_ONLY, "deleteOrganizationQuotaLimit": SU_FA_ONLY,
+    "listUserQuota": USER_ADMIN, "getUserQuota": USER_ADMIN, "listUserQuotaLimit": USER_ADMIN,
+    "getUserQuotaLimit": USER_ADMIN,
+    # auto-prune policies
+    "listOrganizationAutoPrunePolicies": OA_GRO, "getOrganizationAutoPrunePolicy": OA_GRO,
+    "createOrganizationAutoPrunePolicy": OA, "updateOrganizationAutoPrunePolicy": OA,
+    "deleteOrganizationAutoPrunePolicy": OA,
+    "listRepositoryAutoPrunePolicies": A_GRO, "getRepositoryAutoPrunePolicy": A_GRO,
+    "createRepositoryAutoPrunePolicy": A, "updateRepositoryAutoPrunePolicy": A, "deleteRepositoryAutoPrunePolicy": A,
+    "listUserAutoPrunePolicies": USER_ADMIN, "getUserAutoPrunePolicy": USER_ADMIN,
+    "createUserAutoPrunePolicy": USER_ADMIN, "updateUserAutoPrunePolicy": USER_ADMIN,
+    "deleteUserAutoPrunePolicy": USER_ADMIN,
+    # immutability policies
+    "listOrgImmutabilityPolicies": OA_GRO, "getOrgImmutabilityPolicy": OA_GRO, "createOrgImmutabilityPolicy": OA,
+    "updateOrgImmutabilityPolicy": OA, "deleteOrgImmutabilityPolicy": OA,
+    "listRepositoryImmutabilityPolicies": A_GRO, "getRepositoryImmutabilityPolicy": A_GRO,
+    "createRepositoryImmutabilityPolicy": A, "updateRepositoryImmutabilityPolicy": A,
+    "deleteRepositoryImmutabilityPolicy": A,
+    # logs; Quay lets the global read-only superuser export an organization's logs (a write), not a repository's
+    "listUserLogs": USER_ADMIN, "getAggregateUserLogs": USER_ADMIN, "exportUserLogs": USER_ADMIN,
+    "listOrgLogs": OA_GRO, "getAggregateOrgLogs": OA_GRO, "exportOrgLogs": OA_GRO,
+    "listRepoLogs": A_GRO, "getAggregateRepoLogs": A_GRO, "exportRepoLogs": A,
+    # superuser panel: logs, quotas of any namespace (no full access needed), registry size
+    "listAllLogs": SU_GRO, "listAllAggregateLogs": SU_GRO,
+    "listOrganizationQuotaSuperUser": SU_GRO, "createOrganizationQuotaSuperUser": SU,
+    "changeOrganizationQuotaSuperUser": SU, "deleteOrganizationQuotaSuperUser": SU,
+    "listUserQuotaSuperUser": SU_GRO, "createUserQuotaSuperUser": SU, "changeUserQuotaSuperUser": SU,
+    "deleteUserQuotaSuperUser": SU,
+    "getRegistrySize": SU_GRO, "queueRegistrySizeCalculation": SU,
     # credentials the matrix cannot hold
     "renewBootstrapToken": Rule(Kind.SPECIAL, csrf_exempt=True),
     # Without a federated login service Quay answers 404 to every signed-in caller, whatever their scopes.

@@ -22,11 +22,15 @@ from suites.security.rules import RULES
 
 AREAS = {"user", "organization", "team", "repository", "permission", "prototype", "robot", "appspecifictokens",
          "organization_application_tokens", "search", "repotoken", "repoemail", "bootstrap", "capabilities",
-         "discovery", "error"}
-# Superuser operations of this matrix; the other superuser operations belong to later areas (quota, logs, keys).
+         "discovery", "error", "tag", "manifest", "secscan", "namespacequota", "policy", "immutability_policy", "logs"}
+# Superuser operations of this matrix; the others (service keys, messages, builds, mirror health) belong to later areas.
 SUPERUSER_OPS = {"listAllUsers", "createInstallUser", "getInstallUser", "changeInstallUser", "deleteInstallUser",
                  "listAllOrganizations", "changeOrganization", "deleteOrganization", "listAllAppTokens",
-                 "takeOwnership", "getChangeLog", "sendInstallUserRecoveryEmail"}
+                 "takeOwnership", "getChangeLog", "sendInstallUserRecoveryEmail",
+                 "listOrganizationQuotaSuperUser", "createOrganizationQuotaSuperUser",
+                 "changeOrganizationQuotaSuperUser", "deleteOrganizationQuotaSuperUser", "listUserQuotaSuperUser",
+                 "createUserQuotaSuperUser", "changeUserQuotaSuperUser", "deleteUserQuotaSuperUser",
+                 "getRegistrySize", "queueRegistrySizeCalculation", "listAllLogs", "listAllAggregateLogs"}
 PROXY_CACHE_OPS = {"getProxyCacheConfig", "createProxyCacheConfig", "deleteProxyCacheConfig",
                    "validateProxyCacheConfig"}
 

@@ -108,11 +108,11 @@ class UserQueries(BaseQueries):
 
     def organizations_of(self, user_id: int) -> list[User]:
         """Organizations where the user sits in at least one team."""
+        # A subquery rather than DISTINCT: PostgreSQL cannot compare the JSON metadata column for DISTINCT.
+        org_ids = select(t.team.c.org_id).join(t.team_member, t.team_member.c.team_id == t.team.c.id) \
+            .where(t.team_member.c.user_id == user_id)
         rows = self.conn.execute(
-            select(*_USER_COLS).distinct()
-            .select_from(t.user.join(t.team, t.team.c.org_id == t.user.c.id)
-                         .join(t.team_member, t.team_member.c.team_id == t.team.c.id))
-            .where(t.team_member.c.user_id == user_id).order_by(t.user.c.username)
+            select(*_USER_COLS).where(t.user.c.id.in_(org_ids)).order_by(t.user.c.username)
         ).all()
         return [user_from_row(r) for r in rows]
 

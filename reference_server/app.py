@@ -139,7 +139,7 @@ class QuayApp:
         raw = b""
         if request.method not in _SAFE_METHODS:
             declared = request.headers.get("content-length")
-            if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+            if declared and declared.isascii() and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
                 return self._error(MessageError(413, TOO_LARGE_MESSAGE), True, request)
             raw = await request.body()
             if len(raw) > MAX_BODY_BYTES:

@@ -140,7 +140,7 @@ def repo_quota_report(ctx: Ctx, repo: Repository) -> dict[str, Any]:
 
 def _as_id(text: str) -> int | None:
     """A path id as a database integer; anything else matches nothing."""
-    if not text.isdigit() or int(text) > MAX_LIMIT_BYTES:
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_LIMIT_BYTES:  # "³" is a digit to isdigit()
         return None
     return int(text)
 

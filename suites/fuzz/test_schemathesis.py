@@ -145,6 +145,8 @@ def fuzz_schema(target: Target, fuzz_run: FuzzRun, harness_config: HarnessConfig
                        "path.membername": run.other.name, "path.email": persona_email},
         "operations": [
             {"include-operation-id": "deleteRepository", "parameters": {"path.repository": run.spare_repo}},
+            # A read-only or mirrored repository answers every tag write with Quay's 503: keep the main one NORMAL.
+            {"include-operation-id": "changeRepoState", "parameters": {"path.repository": run.spare_repo}},
             {"include-operation-id": "deleteAdminedOrganization", "parameters": {"path.orgname": run.spare_org}},
         ],
     })

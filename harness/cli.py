@@ -154,7 +154,9 @@ def _run_pytest(cfg: Any, extra: list[str]) -> int:
                f"--junitxml={run_dir / 'junit.xml'}", f"--alluredir={run_dir / 'allure-results'}",
                f"--qh-results={run_dir / 'results.yaml'}", "-q", *extra]
     # Workers learn the target (and the secrets) from QH_* variables, never from the command line.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QH_")}
+    # Nor from a pytest-xdist worker we may be running inside (our own end-to-end test): the child is a run of
+    # its own, not a worker of ours.
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("QH_", "PYTEST_XDIST_", "PYTEST_CURRENT"))}
     env.update(cfg.to_env())
     env["QH_REPORTS_DIR"] = str(cfg.reports_dir.resolve())
     return subprocess.run(command, env=env, check=False).returncode

@@ -67,12 +67,11 @@ class Authenticator:
             if kind.lower() == "bearer" and credential.strip():
                 found = db.oauth_token_owner(credential.strip())
                 if found is not None:
-                    row, user = found
-                    scopes = parse_scopes(row._mapping["scope"]) or frozenset()
+                    grant, user = found
+                    scopes = parse_scopes(grant.scope) or frozenset()
                     if user.enabled and not user.robot:
-                        info = TokenInfo(token_id=row._mapping["token_id"],
-                                         application_id=row._mapping["application_id"],
-                                         application_name=row._mapping["app_name"])
+                        info = TokenInfo(token_id=grant.token_id, application_id=grant.application_id,
+                                         application_name=grant.app_name)
                         return Identity(kind=AuthKind.OAUTH, user=user, scopes=scopes, token=info), False
                 return ANONYMOUS, True
         if session.user_uuid:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
+from functools import lru_cache
 
 
 class Scope(StrEnum):
@@ -65,14 +66,17 @@ _USER_CAP = {Scope.USER_READ: UserRole.READ, Scope.USER_ADMIN: UserRole.ADMIN,
              Scope.DIRECT_LOGIN: UserRole.ADMIN}
 
 
+@lru_cache(maxsize=1024)
 def repo_cap(scopes: frozenset[Scope]) -> RepoRole:
     return max((_REPO_CAP.get(s, RepoRole.NONE) for s in scopes), default=RepoRole.NONE)
 
 
+@lru_cache(maxsize=1024)
 def team_cap(scopes: frozenset[Scope]) -> TeamRole:
     return max((_TEAM_CAP.get(s, TeamRole.NONE) for s in scopes), default=TeamRole.NONE)
 
 
+@lru_cache(maxsize=1024)
 def user_cap(scopes: frozenset[Scope]) -> UserRole:
     return max((_USER_CAP.get(s, UserRole.NONE) for s in scopes), default=UserRole.NONE)
 
@@ -81,6 +85,7 @@ def superuser_scope(scopes: frozenset[Scope]) -> bool:
     return Scope.SUPERUSER in scopes or Scope.DIRECT_LOGIN in scopes
 
 
+@lru_cache(maxsize=1024)
 def parse_scopes(text: str) -> frozenset[Scope] | None:
     """Parse a space- or comma-separated scope string; one unknown name invalidates the whole set."""
     names = [n for n in text.replace(",", " ").split() if n]

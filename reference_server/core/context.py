@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NoReturn
 
 from starlette.requests import Request
@@ -42,7 +43,7 @@ class Ctx:
             raise Unauthorized()
         return self.identity.user
 
-    @property
+    @cached_property
     def privilege(self) -> authz.Privilege:
         user = self.identity.user
         if user is None:

@@ -12,6 +12,7 @@ from reference_server.core.operation import Operation
 _CONVERTERS = {"repository": r"[^/]+(?:/[^/]+)+"}
 _PLACEHOLDER = re.compile(r"{(\w+)}")
 _BUCKET_DEPTH = 3  # "/api/v1/<area>"
+_RECENT_PATHS = 10_000
 
 
 @dataclass
@@ -65,11 +66,25 @@ class Router:
             else:
                 self._loose.append(route)
         self.routes = list(routes.values())
+        self._recent: dict[str, tuple[Route, dict[str, str]]] = {}
 
     def match(self, path: str) -> tuple[Route, dict[str, str]] | None:
         route = self.static.get(path)
         if route is not None:
             return route, {}
+        # Clients repeat the same paths (a load test hammers a handful): remember recent answers.
+        known = self._recent.get(path)
+        if known is not None:
+            return known[0], dict(known[1])
+        found = self._match(path)
+        if found is not None:
+            if len(self._recent) >= _RECENT_PATHS:
+                self._recent.clear()
+            self._recent[path] = found
+            return found[0], dict(found[1])
+        return None
+
+    def _match(self, path: str) -> tuple[Route, dict[str, str]] | None:
         head = tuple(path.split("/", _BUCKET_DEPTH + 1)[1:_BUCKET_DEPTH + 1])
         for candidates in (self._buckets.get(head, ()), self._loose):
             for route in candidates:

@@ -78,9 +78,9 @@ def authenticate(db: Db, config: ServerConfig, header: str | None) -> Caller:
         owner_row = db.oauth_token_owner(password)
         if owner_row is None or not owner_row[1].enabled or owner_row[1].robot:
             raise invalid_login("Invalid oauth access token")
-        row, owner = owner_row
-        scopes = parse_scopes(row._mapping["scope"]) or frozenset()
-        token_id = int(row._mapping["token_id"])
+        grant, owner = owner_row
+        scopes = parse_scopes(grant.scope) or frozenset()
+        token_id = grant.token_id
         return Caller(owner, Identity(kind=AuthKind.OAUTH, user=owner, scopes=scopes), "oauthtoken", str(token_id))
     if "+" in username:
         robot = db.verify_robot_token(username, password)

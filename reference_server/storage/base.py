@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid as uuidlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -89,6 +90,17 @@ def team_from_row(row: Any) -> Team:
                 description=m["description"] or "")
 
 
+@dataclass(frozen=True)
+class TokenGrant:
+    """The parts of an OAuth token row that authentication needs."""
+
+    token_id: int
+    scope: str
+    expires_at: datetime | None
+    application_id: int | None
+    app_name: str | None
+
+
 class BaseQueries:
     conn: Connection
     secrets: Secrets
@@ -162,18 +174,18 @@ class BaseQueries:
 
     # ---- tokens ---------------------------------------------------------------------------------------
 
-    def oauth_token_owner(self, token: str) -> tuple[Any, User] | None:
-        """The (token row, user) for a bearer token, or None if unknown or expired."""
+    def oauth_token_owner(self, token: str) -> tuple[TokenGrant, User] | None:
+        """The (token, user) for a bearer token, or None if unknown or expired."""
         digest = self.secrets.token_hash(token)
         found = self._cached(("token", digest), lambda: self._oauth_token_owner(digest))
         if found is None:
             return None
-        expires = aware(found[0]._mapping["expires_at"])
+        expires = found[0].expires_at
         if expires is not None and expires <= now():
             return None
         return found
 
-    def _oauth_token_owner(self, digest: str) -> tuple[Any, User] | None:
+    def _oauth_token_owner(self, digest: str) -> tuple[TokenGrant, User] | None:
         tok = t.oauth_token
         app = t.oauth_application
         row = self.conn.execute(
@@ -184,7 +196,12 @@ class BaseQueries:
                          .outerjoin(app, app.c.id == tok.c.application_id))
             .where(tok.c.token_hash == digest)
         ).first()
-        return None if row is None else (row, user_from_row(row))
+        if row is None:
+            return None
+        m = row._mapping
+        grant = TokenGrant(token_id=m["token_id"], scope=m["scope"], expires_at=aware(m["expires_at"]),
+                           application_id=m["application_id"], app_name=m["app_name"])
+        return grant, user_from_row(row)
 
     # ---- repositories and grants ---------------------------------------------------------------------
 

@@ -23,12 +23,19 @@ from reference_server.core.errors import (
     HttpError,
     MessageError,
     csrf_error,
+    invalid_request,
     to_body,
 )
 from reference_server.core.operation import Operation
 from reference_server.core.render import Reply
 from reference_server.core.routing import Router
-from reference_server.core.validation import parse_json_body, parse_query, validate_body
+from reference_server.core.validation import (
+    UNSTORABLE_MESSAGE,
+    parse_json_body,
+    parse_query,
+    storable,
+    validate_body,
+)
 from reference_server.registry import RegistryApp
 from reference_server.storage import Storage
 
@@ -166,6 +173,8 @@ class QuayApp:
                         raise csrf_error()
                 if op.fresh_login:
                     permissions.check_fresh_login(identity, db, self.config)
+                if not storable(path_params):
+                    raise invalid_request(UNSTORABLE_MESSAGE)
                 ctx = Ctx(request=request, db=db, identity=identity, config=self.config,
                           query=parse_query(op, request.query_params if request.scope.get("query_string") else {}),
                           body=form or None,

@@ -73,3 +73,11 @@ def test_csrf_token_lets_a_session_write(server: Server) -> None:
     # The CSRF check passes; the operation itself then refuses the anonymous caller for its own reasons.
     r = server.client.post("/api/v1/repository", json={}, headers={"X-CSRF-Token": token})
     assert r.status_code != 403 or "CSRF" not in r.text
+
+
+def test_nul_characters_and_lone_surrogates_are_refused_with_400(server: Server) -> None:
+    headers = {"Authorization": f"Bearer {server.admin_token}", "content-type": "application/json"}
+    for body in (b'{"name": "a\\u0000b", "email": "x@example.com"}', b'{"name": "\\ud800", "email": "x@example.com"}'):
+        r = server.client.post("/api/v1/organization/", content=body, headers=headers)
+        assert r.status_code == 400 and r.json()["error_type"] == "invalid_request", r.text
+    assert server.call("GET", "/api/v1/users/a%00b").status_code == 400

@@ -31,6 +31,27 @@ def _validator(op: Operation) -> Draft4Validator:
     return found
 
 
+def storable(value: Any) -> bool:
+    """Whether every string in a value can be stored: no NUL characters (PostgreSQL refuses them) and no lone
+    UTF-16 surrogates (they cannot be encoded as UTF-8)."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(storable(k) and storable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(storable(v) for v in value)
+    return True
+
+
+UNSTORABLE_MESSAGE = "The request holds a NUL character or an invalid Unicode code point"
+
+
 def parse_json_body(op: Operation, raw: bytes, content_type: str) -> Any:
     if op.body is None:
         return None
@@ -39,9 +60,12 @@ def parse_json_body(op: Operation, raw: bytes, content_type: str) -> Any:
     if content_type.split(";")[0].strip().lower() not in ("application/json", ""):
         raise MessageError(415, NOT_JSON_MESSAGE)
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise MessageError(400, BAD_JSON_MESSAGE) from None
+    if not storable(body):
+        raise invalid_request(UNSTORABLE_MESSAGE)
+    return body
 
 
 def validate_body(op: Operation, body: Any) -> None:
@@ -61,6 +85,8 @@ def parse_query(op: Operation, query: Any) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for param in op.query_params:
         raw = query.get(param.name)
+        if raw is not None and not storable(raw):
+            raise invalid_request(UNSTORABLE_MESSAGE)
         out[param.name] = param.default if raw is None else _convert(param, raw)
     return out
 

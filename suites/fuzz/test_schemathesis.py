@@ -147,6 +147,8 @@ def fuzz_schema(target: Target, fuzz_run: FuzzRun, harness_config: HarnessConfig
             {"include-operation-id": "deleteRepository", "parameters": {"path.repository": run.spare_repo}},
             # A read-only or mirrored repository answers every tag write with Quay's 503: keep the main one NORMAL.
             {"include-operation-id": "changeRepoState", "parameters": {"path.repository": run.spare_repo}},
+            # A public repository rightly answers anonymous reads, which ignored_auth would then report.
+            {"include-operation-id": "changeRepoVisibility", "parameters": {"path.repository": run.spare_repo}},
             {"include-operation-id": "deleteAdminedOrganization", "parameters": {"path.orgname": run.spare_org}},
         ],
     })

@@ -212,7 +212,7 @@ def _add_member(target: Target, org: str, team: str, member: Persona | Robot | s
     body = expect(client.call("updateOrganizationTeamMember", orgname=org, teamname=team, membername=name), 200)
     if isinstance(body, dict) and body.get("invited") and isinstance(member, Persona):
         session = member.session()
-        notes = expect(session.call("listUserNotifications"), 200)
+        notes = expect(session.call("listUserNotifications", params={"limit": 100}), 200)
         for note in (notes or {}).get("notifications", []):
             meta = note.get("metadata") or {}
             if note.get("kind") == "org_team_invite" and meta.get("org") == org and meta.get("team") == team:
@@ -296,6 +296,14 @@ class World:
                 _add_member(self.target, org, teamname, member if not isinstance(member, str)
                             else self._personas.get(member, member), actor.client())
         return teamname
+
+    def add_member(self, org: str, team: str, member: Persona | Robot | str, as_: Persona | None = None) -> None:
+        """Put `member` in an existing team as the org's admin, accepting Quay's invite as the member if one is made.
+        (Membership goes with the team or org when the World deletes it.)"""
+        actor = self._owner(org, as_)
+        with _seeding():
+            _add_member(self.target, org, team, member if not isinstance(member, str)
+                        else self._personas.get(member, member), actor.client())
 
     def repo(self, namespace: str, name: str | None = None, visibility: str = "private",
              as_: Persona | None = None) -> str:

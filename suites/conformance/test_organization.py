@@ -31,29 +31,8 @@ def _new_org(client: QuayClient, name: str) -> Iterator[None]:
         client.call("deleteAdminedOrganization", orgname=name)
 
 
-def _join(owner: Persona, org: str, team: str, member: Persona | Robot) -> None:
-    """Put `member` in `team` as the org's owner would: PUT the membership and, when Quay answers with an invite
-    (REQUIRE_TEAM_INVITE), accept it as the member through the notification that carries its code.
-    (World.team(members=...) adds members as the superuser, which Quay refuses without SUPERUSERS_FULL_ACCESS.)"""
-    body = expect(owner.client().call("updateOrganizationTeamMember", orgname=org, teamname=team,
-                                      membername=member.name), 200)
-    if not body.get("invited"):
-        return
-    assert isinstance(member, Persona)
-    notes = expect(member.client().call("listUserNotifications"), 200)["notifications"]
-    for note in notes:
-        meta = note.get("metadata") or {}
-        if note.get("kind") == "org_team_invite" and meta.get("org") == org and meta.get("team") == team:
-            expect(member.client().call("acceptOrganizationTeamInvite", code=meta["code"]), 200)
-            return
-    raise AssertionError(f"no invite notification reached {member.name} for {org}/{team}")
-
-
 def _team_with(world: World, owner: Persona, org: str, *members: Persona | Robot, role: str = "member") -> str:
-    team = world.team(org, role=role, as_=owner)
-    for member in members:
-        _join(owner, org, team, member)
-    return team
+    return world.team(org, role=role, members=members, as_=owner)
 
 
 def _org_with_member(world: World) -> tuple[Persona, Persona, str, str]:

@@ -8,34 +8,13 @@ from __future__ import annotations
 import pytest
 
 from harness.checks import expect
-from harness.world import Persona, Robot, Target, World
+from harness.world import Persona, Target, World
 
 pytestmark = pytest.mark.area("permission")
 
 NO_USER_ROW = "User does not have permission for repo."
 NO_TEAM_ROW = "Team does not have permission for repo."
 OWNER_GUARD = "Namespace owner must always be admin."
-
-
-def _invite_code(member: Persona, org: str, team: str) -> str | None:
-    notes = expect(member.client().call("listUserNotifications"), 200)["notifications"]
-    for note in notes:
-        meta = note.get("metadata") or {}
-        if note.get("kind") == "org_team_invite" and meta.get("org") == org and meta.get("team") == team:
-            return str(meta["code"])
-    return None
-
-
-def _join(owner: Persona, org: str, team: str, member: Persona | Robot) -> None:
-    """Put `member` in `team` as the org's owner would, accepting Quay's invite as the member when one is made.
-    (World.team(members=...) adds members as the superuser, which Quay refuses without SUPERUSERS_FULL_ACCESS.)"""
-    body = expect(owner.client().call("updateOrganizationTeamMember", orgname=org, teamname=team,
-                                      membername=member.name), 200)
-    if body.get("invited"):
-        assert isinstance(member, Persona)
-        code = _invite_code(member, org, team)
-        assert code, f"no invite notification reached {member.name}"
-        expect(member.client().call("acceptOrganizationTeamInvite", code=code), 200)
 
 
 def _org_repo(world: World) -> tuple[Persona, str, str]:
@@ -234,7 +213,7 @@ def test_team_grant_gives_its_members_access(world: World) -> None:
     owner, org, repo = _org_repo(world)
     team = world.team(org, as_=owner)
     member = world.user()
-    _join(owner, org, team, member)
+    world.add_member(org, team, member, as_=owner)
     expect(member.client().call("getRepo", repository=repo), 403, error_type="insufficient_scope")
     world.grant(repo, team=team, role="read", as_=owner)
     body = expect(member.client().call("getRepo", repository=repo), 200)
@@ -310,7 +289,7 @@ def test_transitive_permission_includes_team_derived_roles(world: World) -> None
     owner, org, repo = _org_repo(world)
     team = world.team(org, as_=owner)
     member = world.user()
-    _join(owner, org, team, member)
+    world.add_member(org, team, member, as_=owner)
     world.grant(repo, team=team, role="write", as_=owner)
     body = expect(owner.client().call("getUserTransitivePermission", repository=repo, username=member.name), 200)
     assert body == {"permissions": [{"role": "write"}]}

@@ -26,24 +26,8 @@ def _invite_code(member: Persona, org: str, team: str) -> str | None:
     return None
 
 
-def _join(owner: Persona, org: str, team: str, member: Persona | Robot) -> None:
-    """Put `member` in `team` as the org's owner would, accepting Quay's invite as the member when one is made.
-    (World.team(members=...) adds members as the superuser, which Quay refuses without SUPERUSERS_FULL_ACCESS.)"""
-    body = expect(owner.client().call("updateOrganizationTeamMember", orgname=org, teamname=team,
-                                      membername=member.name), 200)
-    if not body.get("invited"):
-        return
-    assert isinstance(member, Persona)
-    code = _invite_code(member, org, team)
-    assert code, f"no invite notification reached {member.name} for {org}/{team}"
-    expect(member.client().call("acceptOrganizationTeamInvite", code=code), 200)
-
-
 def _team_with(world: World, owner: Persona, org: str, *members: Persona | Robot, role: str = "member") -> str:
-    team = world.team(org, role=role, as_=owner)
-    for member in members:
-        _join(owner, org, team, member)
-    return team
+    return world.team(org, role=role, members=members, as_=owner)
 
 
 def _owned_org(world: World) -> tuple[Persona, str]:
@@ -240,7 +224,7 @@ def test_include_pending_shows_invites_to_admins_only(world: World) -> None:
     owner, org = _owned_org(world)
     invitee, team, _ = _invite(world, owner, org)
     member = world.user()
-    _join(owner, org, team, member)
+    world.add_member(org, team, member, as_=owner)
     assert invitee.name not in _member_names(owner, org, team)
     body = expect(owner.client().call("getOrganizationTeamMembers", orgname=org, teamname=team,
                                       params={"includePending": "true"}), 200)

@@ -117,17 +117,15 @@ class QuayApp:
             return self._unknown_path(request)
         route, path_params = found
         method = request.method
-        is_api = not any(op.web for op in route.operations.values())
-        extra_headers = dict(CORS_HEADERS) if is_api else {}
-        if method == "OPTIONS":
-            return Response(b"null", 200, {**extra_headers, "Allow": route.allow},
-                            media_type="application/json")
         op = route.operations.get("GET" if method == "HEAD" else method)
         if op is None:
+            cors = CORS_HEADERS if route.is_api else {}
+            if method == "OPTIONS":
+                return Response(b"null", 200, {**cors, "Allow": route.allow}, media_type="application/json")
             body = json.dumps({"message": METHOD_NOT_ALLOWED_MESSAGE}).encode()
-            return Response(body, 405, {**extra_headers, "Allow": route.allow}, media_type="application/json")
+            return Response(body, 405, {**cors, "Allow": route.allow}, media_type="application/json")
         response = await self._run(request, op, path_params)
-        if is_api:
+        if not op.web:
             # Pre-encoded: cheaper than four MutableHeaders assignments on every request.
             response.raw_headers.extend(_CORS_RAW)
         if method == "HEAD":

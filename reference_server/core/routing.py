@@ -25,6 +25,11 @@ class Route:
     def allow(self) -> str:
         return ", ".join(sorted({*self.operations, "OPTIONS"} | ({"HEAD"} if "GET" in self.operations else set())))
 
+    @property
+    def is_api(self) -> bool:
+        """API routes answer with CORS headers; the web endpoints (csrf_token, OAuth) do not."""
+        return not any(op.web for op in self.operations.values())
+
 
 def _compile(template: str) -> re.Pattern[str]:
     out, pos = [], 0

@@ -20,7 +20,6 @@ import json
 import random
 import re
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,11 +31,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from common import free_port, to_ms, wait  # sibling module: scripts run as python benchmarks/<name>.py
 from cryptography.fernet import Fernet
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
 HERE = Path(__file__).resolve().parent
-PORTS = range(19200, 19300)  # the range this project's servers may use
 BATCH = 20_000
 KINDS = ("push_repo", "pull_repo", "create_tag", "delete_tag", "move_tag")
 SPAN = timedelta(days=29)
@@ -48,28 +47,6 @@ class Figure:
     p50_ms: float
 
 
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise SystemExit("no free port in 19200-19299")
-
-
-def wait(url: str, timeout: float = 30) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except Exception:
-            time.sleep(0.1)
-    raise SystemExit(f"server at {url} did not come up")
-
-
 def call(method: str, url: str, body: object | None = None, token: str | None = None) -> dict[str, object]:
     headers = {"Content-Type": "application/json"}
     if token:
@@ -79,14 +56,6 @@ def call(method: str, url: str, body: object | None = None, token: str | None = 
     with urllib.request.urlopen(req) as r:
         answer: dict[str, object] = json.loads(r.read() or b"null")
         return answer
-
-
-def to_ms(text: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
-    if match is None:
-        return float("nan")
-    value, unit = float(match.group(1)), match.group(2)
-    return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
 
 
 def wrk(url: str, seconds: int, connections: int, token: str | None) -> Figure:

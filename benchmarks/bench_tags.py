@@ -23,7 +23,6 @@ import os
 import random
 import re
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,8 @@ from sqlalchemy import insert
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+
+from common import free_port, to_ms, wait  # noqa: E402  (sibling module; scripts run as python benchmarks/x.py)
 
 from reference_server.storage import Storage  # noqa: E402
 from reference_server.storage import schema as t  # noqa: E402
@@ -161,35 +162,10 @@ def seed(data_dir: Path, sizes: list[int]) -> str:
 # ---- measuring ----------------------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait(url: str, timeout: float = 30) -> None:
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1)
-            return
-        except Exception:
-            time.sleep(0.1)
-    raise SystemExit(f"server at {url} did not come up")
-
-
 def get_json(url: str, token: str) -> Any:
     req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req) as r:
         return json.loads(r.read())
-
-
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def to_ms(value: str) -> float:
-    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
-    return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
 
 
 def cpu_seconds(pid: int) -> float:

@@ -45,9 +45,9 @@ def _client(persona: Persona, scope: str | None) -> QuayClient | None:
     """A token holding exactly `scope` (or none); None when the target refuses to mint it."""
     try:
         return persona.client([scope] if scope else [])
-    except HarnessError:
-        if scope is None:
-            return None  # Quay refuses an empty scope set at authorization (invalid_scope)
+    except HarnessError as exc:
+        if scope is None and "invalid_scope" in str(exc):
+            return None  # Quay refuses an empty scope set at authorization; any other failure is ours
         raise
 
 

@@ -99,7 +99,8 @@ def test_pages_are_newest_first_with_opaque_tokens(server: Server, alice: str) -
             tokens.append(body["next_page"])
     assert seen == list(range(44, -1, -1))
     assert len(tokens) == 2
-    assert all("index" not in tok and "44" not in tok for tok in tokens)
+    # Opaque: encrypted, so no readable page state (short values like "44" can occur in base64 by chance).
+    assert all("index" not in tok and "{" not in tok and '"' not in tok for tok in tokens)
 
 
 def test_entries_sharing_one_instant_are_neither_lost_nor_repeated(server: Server, alice: str) -> None:

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import make_url, text
 from starlette.testclient import TestClient
 
 from reference_server.app import create_app
 from reference_server.config import ServerConfig
 from reference_server.storage import Storage
+from reference_server.storage.engine import database_url, make_engine
+
+PG_URL = os.environ.get("QH_TEST_PG_URL")
 
 
 class Server:
@@ -64,3 +70,31 @@ def make_server(tmp_path: Path) -> Iterator[Any]:
     yield factory
     for s in made:
         s.storage.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
+    """Empty storage on each backend: SQLite always, PostgreSQL when QH_TEST_PG_URL names a database."""
+    if request.param == "sqlite":
+        s = Storage.open(None, tmp_path)
+        yield s
+        s.close()
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL not configured: set QH_TEST_PG_URL (CI does)")
+    # Each test gets its own schema: pytest-xdist workers share the database, and concurrent CREATE TABLE in
+    # one schema collide on the catalog's unique type names.
+    name = f"qh_{uuid.uuid4().hex[:16]}"
+    base = make_url(database_url(PG_URL, tmp_path))
+    admin = make_engine(base.render_as_string(hide_password=False))
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{name}"'))
+    scoped = base.update_query_dict({"options": f"-csearch_path={name}"})
+    s = Storage(make_engine(scoped.render_as_string(hide_password=False)))
+    try:
+        yield s
+    finally:
+        s.close()
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{name}" CASCADE'))
+        admin.dispose()

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,7 +17,6 @@ from reference_server.api import OPERATIONS
 from reference_server.api.logs import SERVICE_KEY_KINDS, loopback_url
 from reference_server.storage import Storage
 from reference_server.storage import schema as t
-from reference_server.storage.engine import database_url, drop_schema, make_engine
 from reference_server.storage.logs import LogFilter
 from tests.conftest import Server
 from tests.test_api_robot import add_repo, logs, make_org
@@ -477,23 +474,6 @@ def test_a_late_page_costs_what_the_first_page_costs(server: Server, alice: str)
 
 
 # ---- both backends ---------------------------------------------------------------------------------------
-
-PG_URL = os.environ.get("QH_TEST_PG_URL")
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    if request.param == "sqlite":
-        s = Storage.open(None, tmp_path)
-    else:
-        if not PG_URL:
-            pytest.skip("PostgreSQL not configured: set QH_TEST_PG_URL (CI does)")
-        engine = make_engine(database_url(PG_URL, tmp_path))
-        drop_schema(engine)
-        s = Storage(engine)
-    yield s
-    s.close()
-
 
 def test_log_queries_agree_on_every_backend(storage: Storage) -> None:
     with storage.transaction() as db:

@@ -1,9 +1,8 @@
-"""One contract every storage backend passes: SQLite always, PostgreSQL when QH_TEST_PG_URL names a server."""
+"""One contract every storage backend passes: SQLite always, PostgreSQL when QH_TEST_PG_URL names a server
+(the `storage` fixture in conftest.py)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,24 +13,6 @@ from reference_server.auth.scopes import RepoRole, TeamRole
 from reference_server.storage import Storage
 from reference_server.storage import schema as t
 from reference_server.storage.base import new_uuid, now
-from reference_server.storage.engine import database_url, drop_schema, make_engine
-
-PG_URL = os.environ.get("QH_TEST_PG_URL")
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(params=BACKENDS)
-def storage(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
-    if request.param == "sqlite":
-        s = Storage.open(None, tmp_path)
-    else:
-        if not PG_URL:
-            pytest.skip("PostgreSQL not configured: set QH_TEST_PG_URL (CI does)")
-        engine = make_engine(database_url(PG_URL, tmp_path))
-        drop_schema(engine)
-        s = Storage(engine)
-    yield s
-    s.close()
 
 
 def test_backend_is_the_one_asked_for(storage: Storage, request: pytest.FixtureRequest) -> None:

@@ -7,6 +7,7 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import reference_server.api.tag as tag_api
 from tests.conftest import Server
 from tests.test_registry import image, put_manifest, registry_token
 
@@ -260,3 +261,26 @@ def test_get_repo_tags_map_and_list_repos_last_modified(server: Server) -> None:
     listed = server.call("GET", "/api/v1/repository", server.admin_token,
                          params={"namespace": "admin", "last_modified": "true"}).json()["repositories"]
     assert listed[0]["last_modified"] == listing(server, specificTag="v1")["tags"][0]["start_ts"]
+
+
+def test_cached_pages_follow_writes_and_expiry_without_a_write(server: Server, monkeypatch: Any) -> None:
+    """Rendered tag pages are shared between read requests; a write, or the first expiry among the live tags,
+    must end that sharing (an expiry happens with no request at all)."""
+    push(server, ["v1", "v2"])
+    assert [t["name"] for t in listing(server, onlyActiveTags=True)["tags"]] == ["v2", "v1"]
+    wanted = int(time.time()) + 86400
+    assert server.call("PUT", tag_url("v1"), server.admin_token, json={"expiration": wanted}).status_code == 201
+    first = listing(server, onlyActiveTags=True)
+    assert [t["name"] for t in first["tags"]] == ["v2", "v1"] and first["tags"][1]["end_ts"] == wanted
+    assert listing(server, onlyActiveTags=True) == first  # served again, from the cache or not
+    history = listing(server)
+    # A day and a second later v1 has expired by itself: the live listing drops it, the history keeps it.
+    later = tag_api.now_ms() + 86_401_000
+    monkeypatch.setattr(tag_api, "now_ms", lambda: later)
+    assert [t["name"] for t in listing(server, onlyActiveTags=True)["tags"]] == ["v2"]
+    assert listing(server) == history
+    # A write (a new tag) shows at once on every cached page.
+    monkeypatch.undo()
+    push(server, ["v3"], "c")
+    assert [t["name"] for t in listing(server, onlyActiveTags=True)["tags"]] == ["v3", "v2", "v1"]
+    assert listing(server)["tags"][0]["name"] == "v3"

@@ -7,6 +7,7 @@ shows them in epoch seconds and RFC 2822 dates.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from datetime import UTC, datetime
@@ -163,18 +164,28 @@ def list_repo_tags(ctx: Ctx, repository: str) -> Any:
     # specificTag and eq: are both exact-name filters; given both with different names, nothing matches.
     if specific is not None and exact is not None and specific != exact:
         return {"tags": [], "page": page, "has_additional": False}
-    # One index-ordered query for the page plus one row that tells whether another page exists, manifest
-    # columns joined in; manifest-list children come in one batch for the whole page (only when it has lists).
-    rows = ctx.db.tag_page_rows(repo.id, offset=(page - 1) * limit, limit=limit + 1,
-                                only_active=bool(q["onlyActiveTags"]), name=specific or exact,
-                                name_contains=contains)
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    lists = [r[2] for r in rows if r[9]]
-    children = ctx.db.manifest_list_children(repo.id, lists) if lists else {}
+    only_active = bool(q["onlyActiveTags"])
     immutable_feature = ctx.config.feature("IMMUTABLE_TAGS")
-    return {"tags": [tag_item(r, children, immutable_feature) for r in rows], "page": page,
-            "has_additional": has_more}
+    at = now_ms()
+
+    def compute() -> tuple[bytes, float]:
+        # One index-ordered query for the page plus one row that tells whether another page exists, manifest
+        # columns joined in; manifest-list children come in one batch for the whole page (only when it has lists).
+        rows = ctx.db.tag_page_rows(repo.id, offset=(page - 1) * limit, limit=limit + 1, only_active=only_active,
+                                    name=specific or exact, name_contains=contains, at_ms=at)
+        has_more = len(rows) > limit
+        rows = rows[:limit]
+        lists = [r[2] for r in rows if r[9]]
+        children = ctx.db.manifest_list_children(repo.id, lists) if lists else {}
+        body = {"tags": [tag_item(r, children, immutable_feature) for r in rows], "page": page,
+                "has_additional": has_more}
+        # A history page changes only through writes; a page of live tags also when one of them expires.
+        until = ctx.db.next_tag_expiry_ms(repo.id, at) if only_active else math.inf
+        return json.dumps(body).encode(), until
+
+    # Read requests share rendered pages through the read cache, which every write empties.
+    key = ("tag_page", repo.id, page, limit, only_active, specific, exact, contains, immutable_feature)
+    return Reply(raw=ctx.db._cached_until(key, compute, at))
 
 
 def repo_tag_map(ctx: Ctx, repo: Repository) -> dict[str, Any]:

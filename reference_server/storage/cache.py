@@ -10,15 +10,26 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 _MAX_ENTRIES = 50_000
+# Rendered responses (bytes) are the big entries; their total is bounded separately.
+_MAX_BYTES = 64 * 1024 * 1024
 
 
 class ReadCache:
     def __init__(self) -> None:
         self._data: dict[tuple[Any, ...], Any] = {}
+        self._bytes = 0
         self.enabled = True
 
     def bump(self) -> None:
         self._data.clear()
+        self._bytes = 0
+
+    def _store(self, key: tuple[Any, ...], entry: Any, value: Any) -> None:
+        size = len(value) if isinstance(value, bytes) else 0
+        if len(self._data) >= _MAX_ENTRIES or self._bytes + size > _MAX_BYTES:
+            self.bump()
+        self._data[key] = entry
+        self._bytes += size
 
     def get(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
         if not self.enabled:
@@ -28,9 +39,7 @@ class ReadCache:
         except KeyError:
             pass
         value = compute()
-        if len(self._data) >= _MAX_ENTRIES:
-            self._data.clear()
-        self._data[key] = value
+        self._store(key, value, value)
         return value
 
     def get_until(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]], now: float) -> T:
@@ -42,7 +51,5 @@ class ReadCache:
                 return found[0]  # type: ignore[no-any-return]
         value, until = compute()
         if self.enabled:
-            if len(self._data) >= _MAX_ENTRIES:
-                self._data.clear()
-            self._data[key] = (value, until)
+            self._store(key, (value, until), value)
         return value

@@ -13,6 +13,7 @@ rows, so deleting a tag never lowers usage, as in Quay.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -641,6 +642,18 @@ class RegistryQueries(BaseQueries):
         lists = self.conn.execute(select(t.manifest.c.id, t.manifest.c.manifest_bytes)
                                   .where(t.manifest.c.id.in_(wanted))).all()
         return {int(list_id): _list_entry_digests(raw) for list_id, raw in lists}
+
+    def next_tag_expiry_ms(self, repo_id: int, at_ms: int) -> float:
+        """The first instant after `at_ms` at which a visible tag of the repository ends by itself (inf when none
+        will): until then only writes change which of its tags are live, and writes empty the read cache."""
+        def compute() -> tuple[float, float]:
+            found = self.conn.execute(select(func.min(t.tag.c.lifetime_end_ms)).where(
+                t.tag.c.repository_id == repo_id, t.tag.c.hidden.is_(False),
+                t.tag.c.lifetime_end_ms > at_ms)).scalar()
+            until = math.inf if found is None else float(found)
+            return until, until
+
+        return self._cached_until(("next_tag_expiry", repo_id), compute, at_ms)
 
     def latest_tag_starts(self, repo_ids: Iterable[int], at_ms: int | None = None) -> dict[int, int]:
         """Most recent lifetime start (ms) of a live, visible tag per repository (listRepos' last_modified)."""

@@ -303,6 +303,8 @@ tag = Table(
 # The API tag list walks this index in its exact sort order, so a page costs the same at any repository size.
 Index("ix_tag_repo_start", tag.c.repository_id, tag.c.lifetime_start_ms.desc(), tag.c.name, tag.c.id.desc())
 Index("ix_tag_repo_name", tag.c.repository_id, tag.c.name)
+# The next expiry in a repository (how long a cached page of live tags stays true).
+Index("ix_tag_repo_end", tag.c.repository_id, tag.c.lifetime_end_ms)
 Index("ix_tag_manifest", tag.c.manifest_id)
 
 label = Table(

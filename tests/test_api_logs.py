@@ -100,6 +100,19 @@ def test_pages_are_newest_first_with_opaque_tokens(server: Server, alice: str) -
     assert all("index" not in tok and "{" not in tok and '"' not in tok for tok in tokens)
 
 
+def test_a_write_shows_at_once_although_read_requests_share_pages(server: Server, alice: str) -> None:
+    url = "/api/v1/repository/alice/r1/logs"
+    first = server.call("GET", url, alice).json()
+    assert server.call("GET", url, alice).json()["logs"] == first["logs"]
+    changed = server.call("PUT", "/api/v1/repository/alice/r1", alice, json={"description": "new"})
+    assert changed.status_code == 200
+    again = server.call("GET", url, alice).json()
+    assert len(again["logs"]) == len(first["logs"]) + 1
+    assert again["logs"][0]["kind"] == "set_repo_description"
+    counts = server.call("GET", "/api/v1/repository/alice/r1/aggregatelogs", alice).json()["aggregated"]
+    assert {c["kind"]: c["count"] for c in counts}.get("set_repo_description") == 1
+
+
 def test_entries_sharing_one_instant_are_neither_lost_nor_repeated(server: Server, alice: str) -> None:
     seed(server, 50, step=timedelta(0))  # the keyset must break ties on the id
     seen = [e["metadata"]["index"] for body in pages(server, f"{REPO_LOGS}?{WINDOW}", alice) for e in body["logs"]]

@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -39,6 +40,7 @@ from reference_server.storage.logs import LogFilter, LogRecord
 
 LOGS_PER_PAGE = 20
 PAGE_TOKEN_TTL_S = 2 * 86400  # Quay's page tokens stay valid for two days
+SHARE_S = 60.0  # how long read requests may share one rendered log answer (writes end it sooner)
 MAX_AGGREGATE_RANGE = timedelta(days=31)
 # Kinds only the registry's operators care about; Quay leaves them out of a user's own logs.
 SERVICE_KEY_KINDS = ("service_key_create", "service_key_approve", "service_key_delete", "service_key_modify",
@@ -77,7 +79,8 @@ def _parse_day(text: str | None) -> datetime | None:
 
 def _window(ctx: Ctx) -> tuple[datetime, datetime]:
     """(start, end) as Quay computes them; the caller decides what an inverted window means."""
-    current = datetime.now(UTC)
+    # Whole seconds, as the answer shows them; it also lets requests within one second share a page (_shared).
+    current = datetime.now(UTC).replace(microsecond=0)
     start = _parse_day(ctx.query.get("starttime")) or current - timedelta(days=1)
     end = _parse_day(ctx.query.get("endtime")) or current
     try:
@@ -169,30 +172,45 @@ def _aggregate_performer_id(ctx: Ctx) -> int | None:
     return None if performer == -1 else performer
 
 
-def _page(ctx: Ctx, flt: LogFilter, start: datetime, end: datetime, include_namespace: bool) -> dict[str, Any]:
+def _shared(ctx: Ctx, key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> Reply:
+    """Rendered answers shared between read requests through the read cache, which every write empties. A minute
+    at most, so the page tokens inside stay fresh; windows that move with the clock are part of the key."""
+    at = time.time()
+    return Reply(raw=ctx.db._cached_until(key, lambda: (json.dumps(build()).encode(), at + SHARE_S), at))
+
+
+def _page(ctx: Ctx, flt: LogFilter, start: datetime, end: datetime, include_namespace: bool) -> Reply:
     before, page = _read_token(ctx)
-    answer: dict[str, Any] = {"start_time": format_date(start), "end_time": format_date(end), "logs": []}
-    max_page = ctx.config.raw.get("ACTION_LOG_MAX_PAGE")
-    if isinstance(max_page, int) and page > max_page:
-        return answer  # Quay's ACTION_LOG_MAX_PAGE: past it, an empty page and no further token
-    # One extra row tells whether a next page exists without a COUNT.
-    rows = ctx.db.log_page(flt, start, end, before=before, limit=LOGS_PER_PAGE + 1)
-    shown = rows[:LOGS_PER_PAGE]
-    answer["logs"] = _log_views(shown, include_namespace)
-    if len(rows) > LOGS_PER_PAGE:
-        answer["next_page"] = _make_token(ctx, shown[-1], page + 1)
-    return answer
+
+    def build() -> dict[str, Any]:
+        answer: dict[str, Any] = {"start_time": format_date(start), "end_time": format_date(end), "logs": []}
+        max_page = ctx.config.raw.get("ACTION_LOG_MAX_PAGE")
+        if isinstance(max_page, int) and page > max_page:
+            return answer  # Quay's ACTION_LOG_MAX_PAGE: past it, an empty page and no further token
+        # One extra row tells whether a next page exists without a COUNT.
+        rows = ctx.db.log_page(flt, start, end, before=before, limit=LOGS_PER_PAGE + 1)
+        shown = rows[:LOGS_PER_PAGE]
+        answer["logs"] = _log_views(shown, include_namespace)
+        if len(rows) > LOGS_PER_PAGE:
+            answer["next_page"] = _make_token(ctx, shown[-1], page + 1)
+        return answer
+
+    return _shared(ctx, ("log_page", flt, start, end, before, page, include_namespace), build)
 
 
-def _aggregate(ctx: Ctx, flt: LogFilter, start: datetime, end: datetime) -> dict[str, Any]:
+def _aggregate(ctx: Ctx, flt: LogFilter, start: datetime, end: datetime) -> Reply:
     if end - start > MAX_AGGREGATE_RANGE:
         raise MessageError(400, INVALID_RANGE)
-    local = datetime.now().astimezone().tzinfo
-    items = []
-    for entry in ctx.db.log_counts(flt, start, end):
-        items.append({"kind": entry.kind, "count": entry.count,
-                      "datetime": format_date(_synthetic_day(start, entry.day, local))})
-    return {"aggregated": items}
+
+    def build() -> dict[str, Any]:
+        local = datetime.now().astimezone().tzinfo
+        items = []
+        for entry in ctx.db.log_counts(flt, start, end):
+            items.append({"kind": entry.kind, "count": entry.count,
+                          "datetime": format_date(_synthetic_day(start, entry.day, local))})
+        return {"aggregated": items}
+
+    return _shared(ctx, ("log_counts", flt, start, end), build)
 
 
 def _synthetic_day(start: datetime, day: int, tz: Any) -> datetime:

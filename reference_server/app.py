@@ -68,6 +68,7 @@ class QuayApp:
     def __init__(self, config: ServerConfig, storage: Storage) -> None:
         self.config = config
         self.storage = storage
+        storage.read_cache.enabled = config.read_cache
         self.operations = enabled_operations(config)
         self.router = Router(self.operations)
         self.authn = Authenticator(storage.session_key)

@@ -76,6 +76,9 @@ class ServerConfig:
     default_tag_expiration: str = "2w"
     app_specific_token_expiration_s: int | None = None
     registry_title: str = "Quay"
+    # Ours, not Quay's: whether read requests share lookups and rendered pages (benchmarks switch it off to
+    # measure the database path).
+    read_cache: bool = True
     raw: dict[str, Any] = field(default_factory=dict)
 
     def feature(self, name: str) -> bool:
@@ -124,6 +127,10 @@ class ServerConfig:
             cfg.app_specific_token_expiration_s = duration_seconds(str(data["APP_SPECIFIC_TOKEN_EXPIRATION"]))
         if "REGISTRY_TITLE" in data:
             cfg.registry_title = str(data["REGISTRY_TITLE"])
+        if "REFERENCE_READ_CACHE" in data:
+            if not isinstance(data["REFERENCE_READ_CACHE"], bool):
+                raise ConfigError(f"REFERENCE_READ_CACHE must be true or false, not {data['REFERENCE_READ_CACHE']!r}")
+            cfg.read_cache = data["REFERENCE_READ_CACHE"]
         for option in (*cfg.tag_expiration_options, cfg.default_tag_expiration):
             if not option or option[-1] not in _UNIT or not option[:-1].isdigit():
                 raise ConfigError(f"invalid duration {option!r} in tag expiration settings")

@@ -7,7 +7,10 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import Any
 
+import pytest
+
 import reference_server.api.tag as tag_api
+from reference_server.config import ConfigError
 from tests.conftest import Server
 from tests.test_registry import image, put_manifest, registry_token
 
@@ -284,3 +287,14 @@ def test_cached_pages_follow_writes_and_expiry_without_a_write(server: Server, m
     push(server, ["v3"], "c")
     assert [t["name"] for t in listing(server, onlyActiveTags=True)["tags"]] == ["v3", "v2", "v1"]
     assert listing(server)["tags"][0]["name"] == "v3"
+
+
+def test_the_read_cache_can_be_switched_off(make_server: Any) -> None:
+    with pytest.raises(ConfigError, match="REFERENCE_READ_CACHE"):
+        make_server({"REFERENCE_READ_CACHE": "no"})
+    server = make_server({"REFERENCE_READ_CACHE": False})
+    assert server.storage.read_cache.enabled is False
+    push(server, ["v1"])
+    assert [t["name"] for t in listing(server)["tags"]] == ["v1"]
+    push(server, ["v2"], "b")
+    assert [t["name"] for t in listing(server)["tags"]] == ["v2", "v1"]

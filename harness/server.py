@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -60,6 +61,37 @@ def server_config(superuser: str = "admin", full_access: bool = False,
         key = name.upper()
         config[key if key.startswith("FEATURE_") else f"FEATURE_{key}"] = value
     return config
+
+
+class DirectWriter:
+    """Writes load-seed rows (many tags, a long audit history) straight into the database of a reference
+    server this process started: minutes of API calls become seconds. Follow it with one API write, which
+    empties the running server's read cache (see reference_server/bulk.py)."""
+
+    def __init__(self, data_dir: Path, db_url: str | None) -> None:
+        from reference_server.storage import Storage
+
+        self._storage = Storage.open(db_url, data_dir)
+
+    def tags(self, repository: str, names: Sequence[str], manifest_digest: str,
+             advance: Callable[[int], None]) -> int:
+        from reference_server.bulk import BulkError, insert_tags
+
+        try:
+            return insert_tags(self._storage, repository, names, manifest_digest, advance=advance)
+        except BulkError as exc:
+            raise ValueError(str(exc)) from exc
+
+    def log_history(self, repository: str, count: int, performer: str, advance: Callable[[int], None]) -> int:
+        from reference_server.bulk import BulkError, insert_log_history
+
+        try:
+            return insert_log_history(self._storage, repository, count, performer, advance=advance)
+        except BulkError as exc:
+            raise ValueError(str(exc)) from exc
+
+    def close(self) -> None:
+        self._storage.close()
 
 
 class ReferenceServer:
@@ -162,6 +194,10 @@ class ReferenceServer:
     def _cleanup_dir(self) -> None:
         if self._own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def direct_writer(self) -> DirectWriter:
+        """A writer into this server's own database (the caller closes it)."""
+        return DirectWriter(self.data_dir, self.db_url)
 
     def stop(self) -> None:
         self._terminate()

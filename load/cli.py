@@ -53,7 +53,8 @@ def is_loopback(url: str) -> bool:
 
 
 def locust_command(*, host: str, profile: str, stages: tuple[Stage, ...], run_dir: Path, seed: str,
-                   tags: int | None, slo_file: Path | None, master: tuple[int, int] | None = None) -> list[str]:
+                   tags: int | None, slo_file: Path | None, master: tuple[int, int] | None = None,
+                   log_events: int | None = None) -> list[str]:
     """The master's (or local runner's) command line. No secret on it: the token travels in QH_TOKEN."""
     command = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--headless", "--only-summary",
                "--host", host, "--tags", profile, "--csv", str(run_dir / "locust"),
@@ -62,6 +63,8 @@ def locust_command(*, host: str, profile: str, stages: tuple[Stage, ...], run_di
                "--qh-summary", str(run_dir / "load-summary.json")]
     if tags:
         command += ["--qh-tags", str(tags)]
+    if log_events:
+        command += ["--qh-log-events", str(log_events)]
     if slo_file is not None:
         command += ["--qh-slo", str(slo_file)]
     if master is not None:
@@ -144,6 +147,8 @@ def run_locust(command: list[str], env: dict[str, str], timeout: float, workers:
 @click.option("-t", "--run-time", default=None, help="Cap on the run: 60, 60s, 5m (default: the stage table).")
 @click.option("--tags", "max_tags", type=click.IntRange(1, 1_000_000), default=None,
               help="Seed repositories with 100, 1000 ... up to this many tags.")
+@click.option("--log-events", type=click.IntRange(1, seeding.MAX_LOG_EVENTS), default=None,
+              help="Seed an audit history of this many entries (e.g. 1000000) instead of the profile's.")
 @click.option("--seed", default="1", show_default=True, help="Names the seeded data (same seed = reused).")
 @click.option("--seed-only", is_flag=True, help="Seed, then stop without running Locust.")
 @click.option("--seed-concurrency", type=click.IntRange(1, 256), default=seeding.DEFAULT_CONCURRENCY,
@@ -162,7 +167,8 @@ def run_locust(command: list[str], env: dict[str, str], timeout: float, workers:
 @click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Harness settings YAML (target_url, token ...).")
 def load_command(profile: str, target_url: str | None, token: str | None, allow_remote: bool, users: int | None,
-                 spawn_rate: float | None, run_time: str | None, max_tags: int | None, seed: str, seed_only: bool,
+                 spawn_rate: float | None, run_time: str | None, max_tags: int | None, log_events: int | None,
+                 seed: str, seed_only: bool,
                  seed_concurrency: int, workers: int, master_port: int, server_port: int, slo_file: Path,
                  reports_dir: Path | None, run_id: str | None, config_path: Path | None) -> None:
     """Run a Locust load profile against a Quay (or the reference server) and check its SLO."""
@@ -177,7 +183,7 @@ def load_command(profile: str, target_url: str | None, token: str | None, allow_
             raise ProfileError(f"unknown profile {profile!r}; choose from {', '.join(profiles)}")
         stages = effective_stages(profiles[profile], users, spawn_rate,
                                   parse_duration(run_time) if run_time is not None else None)
-        plan = seeding.SeedPlan.for_profile(profiles[profile], seed, max_tags)
+        plan = seeding.SeedPlan.for_profile(profiles[profile], seed, max_tags, log_events)
         slo.load_slo(slo_file, profile)
     except (ConfigError, ProfileError, slo.SloError, seeding.SeedError) as exc:
         _fail(str(exc))
@@ -200,11 +206,19 @@ def load_command(profile: str, target_url: str | None, token: str | None, allow_
         from harness.auth import BearerAuth
         from harness.catalog import Catalog
 
-        with httpx.Client(base_url=url, auth=BearerAuth(api_token), timeout=60.0,
-                          limits=httpx.Limits(max_connections=seed_concurrency)) as http:
-            catalog = Catalog.from_target(http)
-            report = seeding.Seeder(http, catalog, api_token, concurrency=seed_concurrency,
-                                    progress=sys.stderr.isatty(), log=lambda t: click.echo(f"seed: {t}")).run(plan)
+        # A reference server started here is seeded in bulk, straight into its database: 10^5 tags or 10^6
+        # audit entries take seconds instead of an hour of API calls.
+        direct = server.direct_writer() if server is not None else None
+        try:
+            with httpx.Client(base_url=url, auth=BearerAuth(api_token), timeout=60.0,
+                              limits=httpx.Limits(max_connections=seed_concurrency)) as http:
+                catalog = Catalog.from_target(http)
+                report = seeding.Seeder(http, catalog, api_token, concurrency=seed_concurrency,
+                                        progress=sys.stderr.isatty(), log=lambda t: click.echo(f"seed: {t}"),
+                                        direct=direct).run(plan)
+        finally:
+            if direct is not None:
+                direct.close()
         click.echo(f"seed {seed}: {report.created} object(s) created in organization {plan.org}")
         if seed_only:
             sys.exit(EXIT_OK)
@@ -213,7 +227,7 @@ def load_command(profile: str, target_url: str | None, token: str | None, allow_
 
         port = (master_port or free_port()) if workers else 0
         command = locust_command(host=url, profile=profile, stages=stages, run_dir=run_dir.resolve(), seed=seed,
-                                 tags=max_tags, slo_file=slo_file.resolve(),
+                                 tags=max_tags, log_events=log_events, slo_file=slo_file.resolve(),
                                  master=(port, workers) if workers else None)
         env = {k: v for k, v in os.environ.items() if not k.startswith("QH_")}
         env["QH_TOKEN"] = api_token

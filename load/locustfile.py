@@ -59,6 +59,9 @@ def _arguments(parser: Any) -> None:
                        help="Seed naming the seeded organization and repositories.")
     group.add_argument("--qh-tags", type=int, default=int(os.environ.get("QH_LOAD_TAGS", "0") or 0),
                        help="Seed repositories with 100, 1000 ... up to this many tags (0 = the profile's).")
+    group.add_argument("--qh-log-events", type=int,
+                       default=int(os.environ.get("QH_LOAD_LOG_EVENTS", "0") or 0),
+                       help="Seed an audit history of this many entries (0 = the profile's).")
     group.add_argument("--qh-stages", default=os.environ.get("QH_LOAD_STAGES", ""),
                        help="A JSON stage table replacing the profile's.")
     group.add_argument("--qh-slo", default=os.environ.get("QH_LOAD_SLO", ""), help="SLO YAML checked at exit.")
@@ -106,7 +109,8 @@ def _configure(environment: Environment) -> None:
         raise ProfileError("no target: pass --host")
     STATE.profile = _profile_for(environment)
     STATE.plan = seeding.SeedPlan.for_profile(STATE.profile, str(getattr(options, "qh_seed", "1")),
-                                              getattr(options, "qh_tags", 0) or None)
+                                              getattr(options, "qh_tags", 0) or None,
+                                              getattr(options, "qh_log_events", 0) or None)
     STATE.token = os.environ.get("QH_TOKEN", "")
     if not STATE.token:
         raise ProfileError("QH_TOKEN is not set in this process's environment")

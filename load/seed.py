@@ -1,12 +1,15 @@
 """Deterministic seeding for load profiles: one organization and its repositories, named from the seed, filled
-with 10^2..10^5 tags or with audit-log activity, all through the target's own HTTP API.
+with 10^2..10^5 tags or with audit-log activity, through the target's own HTTP API.
 
 * Idempotent: a repository whose description carries this seed's completion marker is skipped outright; an
   unfinished one is topped up (existing tags are listed first and not pushed again).
 * Concurrent with a bound: a thread pool of `concurrency` workers over one httpx.Client, so at most that many
   requests are in flight. Inside Locust (gevent-patched) the threads are greenlets, which is what we want there.
-* Tags are created through the registry protocol (PUT /v2/<repo>/manifests/<tag> of one tiny image with a token
-  from /v2/auth). Without a registry, changeTag retargets new tag names to a manifest already in the repository.
+* Against a reference server the load tool started itself, the big parts (tags, the audit history) are written
+  straight into its database through `direct` (harness.server.DirectWriter), each followed by an API write.
+* Otherwise tags are created through the registry protocol (PUT /v2/<repo>/manifests/<tag> of one tiny image with
+  a token from /v2/auth). Without a registry, changeTag retargets new tag names to a manifest already in the
+  repository.
 
 Never imports locust (the CLI seeds in its own, unpatched process) and never prints the token.
 """
@@ -20,10 +23,10 @@ import json
 import re
 import tarfile
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -36,10 +39,21 @@ DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 DOCKER_CONFIG = "application/vnd.docker.container.image.v1+json"
 DOCKER_LAYER = "application/vnd.docker.image.rootfs.diff.tar.gzip"
 DEFAULT_CONCURRENCY = 16
+MAX_LOG_EVENTS = 10_000_000
 
 
 class SeedError(Exception):
     """Seeding cannot proceed; the message is one line and never holds a secret."""
+
+
+class DirectWrites(Protocol):
+    """Bulk rows straight into the target's database: only for a reference server the load tool started itself
+    (harness.server.DirectWriter). Each bulk step is followed by an API write, which the server needs to see."""
+
+    def tags(self, repository: str, names: Sequence[str], manifest_digest: str,
+             advance: Callable[[int], None]) -> int: ...
+
+    def log_history(self, repository: str, count: int, performer: str, advance: Callable[[int], None]) -> int: ...
 
 
 def _digest(data: bytes) -> str:
@@ -108,11 +122,15 @@ class SeedPlan:
             raise SeedError("the seed must be 1-16 lowercase letters or digits (it becomes part of names)")
 
     @classmethod
-    def for_profile(cls, profile: Profile, seed: str, max_tags: int | None = None) -> SeedPlan:
+    def for_profile(cls, profile: Profile, seed: str, max_tags: int | None = None,
+                    log_events: int | None = None) -> SeedPlan:
+        """`max_tags` and `log_events` (the CLI's --tags and --log-events) replace the profile's sizes."""
         spec = profile.seed
         counts = tuple(tag_counts(profile, max_tags)) if ("tags" in spec or max_tags is not None) else ()
-        return cls(seed, profile.name, counts, int(spec.get("log_events", 0)), int(spec.get("repos", 0)),
-                   int(spec.get("write_repos", 0)))
+        if log_events is not None and not 1 <= log_events <= MAX_LOG_EVENTS:
+            raise SeedError(f"log events must be between 1 and {MAX_LOG_EVENTS:,}")
+        events = int(spec.get("log_events", 0)) if log_events is None else log_events
+        return cls(seed, profile.name, counts, events, int(spec.get("repos", 0)), int(spec.get("write_repos", 0)))
 
     @property
     def org(self) -> str:
@@ -191,7 +209,8 @@ class Seeder:
     """Creates a SeedPlan's data on a target. `http` carries the base URL and the bearer auth."""
 
     def __init__(self, http: httpx.Client, catalog: Catalog, token: str, *, concurrency: int = DEFAULT_CONCURRENCY,
-                 progress: bool = False, log: Callable[[str], None] | None = None) -> None:
+                 progress: bool = False, log: Callable[[str], None] | None = None,
+                 direct: DirectWrites | None = None) -> None:
         if concurrency < 1:
             raise SeedError("concurrency must be at least 1")
         self.http = http
@@ -204,6 +223,7 @@ class Seeder:
         self._registry_tokens: dict[str, str] = {}
         self._registry: tuple[str, str] | bool | None = False  # False = not probed yet; None = no registry
         self._lock = threading.Lock()
+        self.direct = direct
 
     # -- small helpers ---------------------------------------------------------------------------------------
     def _say(self, text: str) -> None:
@@ -331,6 +351,12 @@ class Seeder:
                                   headers={"Content-Type": "application/octet-stream"}),
                          (201,), f"finishing a blob upload to {repository}")
 
+    def push_manifest(self, repository: str) -> None:
+        """The seed image's manifest by digest, without a tag (bulk tags point at it)."""
+        self._expect(self._v2("PUT", repository, f"/v2/{repository}/manifests/{IMAGE.digest}",
+                              content=IMAGE.manifest, headers={"Content-Type": DOCKER_MANIFEST}), (201, 202),
+                     f"pushing {repository}@{IMAGE.digest}")
+
     def push_tag(self, repository: str, tag: str) -> None:
         self._expect(self._v2("PUT", repository, f"/v2/{repository}/manifests/{tag}", content=IMAGE.manifest,
                               headers={"Content-Type": DOCKER_MANIFEST}), (201, 202), f"pushing {repository}:{tag}")
@@ -379,6 +405,14 @@ class Seeder:
         missing = [t for t in wanted if t not in existing]
         with _Progress(self.progress) as bar:
             advance = bar.add(f"tags {repository}", count, count - len(missing))
+            if self.direct is not None and self.registry() is not None and missing:
+                self.push_manifest(repository)
+                self.direct.tags(repository, missing, IMAGE.digest, advance)
+                self.report.created += len(missing)
+                self.set_description(repository, marker)  # an API write: the server's read cache is emptied
+                self._say(f"{repository}: {count} tags ({len(missing)} written in bulk, "
+                          f"{count - len(missing)} already there)")
+                return
 
             def job(tag: str) -> Callable[[], None]:
                 def run() -> None:
@@ -393,26 +427,35 @@ class Seeder:
 
     # -- audit-log activity ----------------------------------------------------------------------------------
     def seed_logs(self, repositories: list[str], events: int, marker: str) -> None:
-        """`events` description changes spread over the repositories (each writes a set_repo_description audit
-        entry), then the marker. Audit logs only grow, so the marker is what makes this idempotent."""
+        """`events` audit entries in all, shared out over the repositories, then the marker. Through the API each
+        is a description change (a set_repo_description entry); with direct writes it is a history of varied
+        kinds spread over the last 60 days. Audit logs only grow, so the marker is what makes this idempotent."""
         pending = [r for r in repositories if self.ensure_repo(r) != marker]
         if not pending:
             self._say(f"log activity ({events} events) already seeded")
             return
+        shares = {r: events // len(repositories) + (1 if i < events % len(repositories) else 0)
+                  for i, r in enumerate(repositories)}
+        total = sum(shares[r] for r in pending)
         with _Progress(self.progress) as bar:
-            advance = bar.add("log activity", events * len(pending))
+            advance = bar.add("log activity", total)
+            if self.direct is not None:
+                performer = self.username()
+                for repository in pending:
+                    self.direct.log_history(repository, shares[repository], performer, advance)
+            else:
+                def job(repository: str, i: int) -> Callable[[], None]:
+                    def run() -> None:
+                        self.set_description(repository, f"load seed activity {i}")
+                        advance(1)
+                    return run
 
-            def job(repository: str, i: int) -> Callable[[], None]:
-                def run() -> None:
-                    self.set_description(repository, f"load seed activity {i}")
-                    advance(1)
-                return run
-
-            self._pool(job(r, i) for r in pending for i in range(events))
+                self._pool(job(r, i) for r in pending for i in range(shares[r]))
         for repository in pending:
-            self.set_description(repository, marker)
-        self.report.created += events * len(pending)
-        self._say(f"log activity: {events} events in each of {', '.join(pending)}")
+            self.set_description(repository, marker)  # last API write: also empties the server's read cache
+        self.report.created += total
+        how = "in bulk" if self.direct is not None else "through the API"
+        self._say(f"log activity: {total} events {how} over {', '.join(pending)}")
 
     # -- a whole plan ----------------------------------------------------------------------------------------
     def run(self, plan: SeedPlan) -> SeedReport:

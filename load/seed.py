@@ -407,7 +407,10 @@ class Seeder:
             advance = bar.add(f"tags {repository}", count, count - len(missing))
             if self.direct is not None and self.registry() is not None and missing:
                 self.push_manifest(repository)
-                self.direct.tags(repository, missing, IMAGE.digest, advance)
+                try:
+                    self.direct.tags(repository, missing, IMAGE.digest, advance)
+                except ValueError as exc:  # the writer names what it could not find
+                    raise SeedError(f"bulk tags for {repository}: {exc}") from exc
                 self.report.created += len(missing)
                 self.set_description(repository, marker)  # an API write: the server's read cache is emptied
                 self._say(f"{repository}: {count} tags ({len(missing)} written in bulk, "
@@ -442,7 +445,10 @@ class Seeder:
             if self.direct is not None:
                 performer = self.username()
                 for repository in pending:
-                    self.direct.log_history(repository, shares[repository], performer, advance)
+                    try:
+                        self.direct.log_history(repository, shares[repository], performer, advance)
+                    except ValueError as exc:
+                        raise SeedError(f"bulk log history for {repository}: {exc}") from exc
             else:
                 def job(repository: str, i: int) -> Callable[[], None]:
                     def run() -> None:

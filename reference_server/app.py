@@ -7,6 +7,7 @@ import logging
 import time
 from typing import Any
 
+import anyio
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
@@ -160,11 +161,13 @@ class QuayApp:
         form: dict[str, str] = {}
         if op.form_body and raw:
             form = {k: str(v) for k, v in (await request.form()).items()}
-        identity: Identity | None = None
-        try:
+        seen: list[Identity] = []
+
+        def execute() -> tuple[Any, Ctx]:
             with self.storage.transaction(read_only=request.method in _SAFE_METHODS) as db:
                 identity, _invalid_token = self.authn.authenticate(
                     db, request.headers.get("authorization"), session)
+                seen.append(identity)
                 if request.method not in _SAFE_METHODS and not (op.csrf_exempt or identity.kind is AuthKind.OAUTH):
                     sent = request.headers.get("x-csrf-token") or request.query_params.get("_csrf_token") \
                         or form.get("_csrf_token")
@@ -191,9 +194,14 @@ class QuayApp:
                     for guard in op.guards:
                         guard(ctx)
                     self._load_body(ctx, op, raw, request)
-                result = op.handler(ctx, **path_params)
+                return op.handler(ctx, **path_params), ctx
+
+        try:
+            # Long read-only queries (log pages and aggregates over big histories) run in a worker thread, so the
+            # event loop keeps serving other requests meanwhile; the database driver releases the GIL.
+            result, ctx = await anyio.to_thread.run_sync(execute) if op.offload else execute()
         except HttpError as exc:
-            return self._error(exc, identity is None or identity.is_anonymous, request)
+            return self._error(exc, not seen or seen[0].is_anonymous, request)
         except Exception:
             log.exception("unhandled error in %s", op.operation_id)
             return Response(json.dumps({"message": "Internal server error"}).encode(), 500,

@@ -6,10 +6,13 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 from sqlalchemy import event, select
 
@@ -17,7 +20,7 @@ from reference_server.api import OPERATIONS
 from reference_server.api.logs import SERVICE_KEY_KINDS, loopback_url
 from reference_server.storage import Storage
 from reference_server.storage import schema as t
-from reference_server.storage.logs import LogFilter
+from reference_server.storage.logs import LogFilter, LogQueries
 from tests.conftest import Server
 from tests.test_api_robot import add_repo, logs, make_org
 
@@ -515,3 +518,49 @@ def test_log_queries_agree_on_every_backend(storage: Storage) -> None:
         everything = db.log_export(LogFilter(), *window, limit=100)
         assert len(everything) == 30 and everything[0].datetime <= everything[-1].datetime
         assert {r.account_name for r in everything} == {"alice", "acme"}
+
+
+def test_log_reads_run_off_the_event_loop_and_writes_never_do() -> None:
+    logs_ops = [op for op in OPERATIONS if "logs" in op.path]
+    assert {op.operation_id for op in logs_ops if op.offload} == {op.operation_id for op in logs_ops
+                                                                   if op.method == "GET"}
+    assert not [op for op in OPERATIONS if op.offload and op.method != "GET"]
+    with pytest.raises(ValueError, match="worker thread"):
+        replace(logs_ops[0], method="POST", offload=True)
+
+
+def test_a_long_log_query_does_not_hold_up_other_requests(server: Server, alice: str, monkeypatch: Any) -> None:
+    """While one log page is being computed (here: held for a second), a repository read is answered."""
+    started = threading.Event()
+    original = LogQueries.log_page
+
+    def slow(self: Any, *args: Any, **kwargs: Any) -> Any:
+        started.set()
+        time.sleep(1.0)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(LogQueries, "log_page", slow)
+
+    async def both() -> tuple[float, float]:
+        transport = httpx.ASGITransport(app=server.app)
+        headers = {"Authorization": f"Bearer {alice}"}
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver", headers=headers) as http:
+            done: dict[str, float] = {}
+            began = time.perf_counter()
+
+            async def logs_call() -> None:
+                assert (await http.get("/api/v1/repository/alice/r1/logs")).status_code == 200
+                done["logs"] = time.perf_counter() - began
+
+            async def repo_call() -> None:
+                await anyio.to_thread.run_sync(started.wait)
+                assert (await http.get("/api/v1/repository/alice/r1")).status_code == 200
+                done["repo"] = time.perf_counter() - began
+
+            async with anyio.create_task_group() as group:
+                group.start_soon(logs_call)
+                group.start_soon(repo_call)
+            return done["logs"], done["repo"]
+
+    logs_s, repo_s = anyio.run(both)
+    assert logs_s >= 1.0 and repo_s < logs_s, (logs_s, repo_s)

@@ -15,6 +15,7 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -402,7 +403,7 @@ _AGG: tuple[Param, ...] = (PERFORMER, END, START)
 _WINDOW: tuple[Param, ...] = (END, START)
 _AGGREGATED = "AGGREGATED_LOG_COUNT_RETRIEVAL"
 
-OPERATIONS = (
+_DECLARED = (
     Operation("GET", "/api/v1/user/logs", "listUserLogs", "logs",
               "Page through the audit entries of the caller's own namespace.", list_user_logs,
               Scope.USER_ADMIN, USER_ADMIN, params=_LIST),
@@ -447,3 +448,5 @@ OPERATIONS = (
               SU_OR_GRO, params=_WINDOW, internal=True, fresh_login=True, order="validate-first",
               feature="SUPER_USERS", extra={"no_scope_metadata": True}),
 )
+# Every read here may walk or count a long history: those run in a worker thread, off the event loop.
+OPERATIONS = tuple(replace(op, offload=True) if op.method == "GET" else op for op in _DECLARED)

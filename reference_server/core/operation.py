@@ -117,6 +117,8 @@ class Operation:
     web: bool = False
     # The body is an HTML form (OAuth authorizeapp) rather than JSON.
     form_body: bool = False
+    # Runs in a worker thread (read-only operations whose queries can take long on big data), off the event loop.
+    offload: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -134,6 +136,8 @@ class Operation:
         if self.scope is None and not isinstance(self.permission, Anyone | HandlerChecks) and \
                 not self.extra.get("no_scope_metadata"):
             raise ValueError(f"{where}: a guarded operation must declare its OAuth scope")
+        if self.offload and self.method != "GET":
+            raise ValueError(f"{where}: only read-only operations may run in a worker thread")
         if isinstance(self.permission, RepoPermission) and "repository" not in placeholders:
             raise ValueError(f"{where}: RepoPermission needs a {{repository}} placeholder")
         if isinstance(self.permission, OrgPermission) and self.permission.param not in placeholders:

@@ -40,6 +40,7 @@ from reference_server.core.validation import (
 from reference_server.registry import RegistryApp
 from reference_server.storage import Storage
 
+OFFLOAD_THREADS = 4
 log = logging.getLogger("reference_server")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -75,6 +76,9 @@ class QuayApp:
         self.authn = Authenticator(storage.session_key)
         self.started = time.time()
         self.registry = RegistryApp(config, storage)
+        # Worker threads for offloaded operations: a few are enough to keep the loop free on a small machine;
+        # more would only make long queries compete for the same cores. Made on first use (needs the loop).
+        self._offload_limiter: anyio.CapacityLimiter | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -199,7 +203,12 @@ class QuayApp:
         try:
             # Long read-only queries (log pages and aggregates over big histories) run in a worker thread, so the
             # event loop keeps serving other requests meanwhile; the database driver releases the GIL.
-            result, ctx = await anyio.to_thread.run_sync(execute) if op.offload else execute()
+            if op.offload:
+                if self._offload_limiter is None:
+                    self._offload_limiter = anyio.CapacityLimiter(OFFLOAD_THREADS)
+                result, ctx = await anyio.to_thread.run_sync(execute, limiter=self._offload_limiter)
+            else:
+                result, ctx = execute()
         except HttpError as exc:
             return self._error(exc, not seen or seen[0].is_anonymous, request)
         except Exception:

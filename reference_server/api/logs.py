@@ -177,7 +177,8 @@ def _shared(ctx: Ctx, key: tuple[Any, ...], build: Callable[[], dict[str, Any]])
     """Rendered answers shared between read requests through the read cache, which every write empties. A minute
     at most, so the page tokens inside stay fresh; windows that move with the clock are part of the key."""
     at = time.time()
-    return Reply(raw=ctx.db._cached_until(key, lambda: (json.dumps(build()).encode(), at + SHARE_S), at))
+    # These handlers run in worker threads (offload): concurrent askers of one answer wait for a single count.
+    return Reply(raw=ctx.db._cached_until_once(key, lambda: (json.dumps(build()).encode(), at + SHARE_S), at))
 
 
 def _page(ctx: Ctx, flt: LogFilter, start: datetime, end: datetime, include_namespace: bool) -> Reply:

@@ -36,6 +36,7 @@ class Db(UserQueries, OrgQueries, TeamQueries, RepoQueries, RobotQueries, AppQue
         self._engine = engine
         self.secrets = secrets
         self.cache = cache
+        self.cache_generation = cache.generation if cache is not None else None
 
     @property
     def conn(self) -> Connection:  # type: ignore[override]

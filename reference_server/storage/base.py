@@ -106,12 +106,22 @@ class BaseQueries:
     secrets: Secrets
     # Set only while serving a read-only request: memoizes the lookups below across requests.
     cache: ReadCache | None = None
+    # The cache generation when this request began: what it computes is shared only if no write came since.
+    cache_generation: int | None = None
 
     def _cached(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
-        return compute() if self.cache is None else self.cache.get(key, compute)
+        return compute() if self.cache is None else self.cache.get(key, compute, self.cache_generation)
 
     def _cached_until(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]], now: float) -> T:
-        return compute()[0] if self.cache is None else self.cache.get_until(key, compute, now)
+        if self.cache is None:
+            return compute()[0]
+        return self.cache.get_until(key, compute, now, self.cache_generation)
+
+    def _cached_until_once(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]], now: float) -> T:
+        """`_cached_until` for expensive entries computed in worker threads (see ReadCache.get_until_once)."""
+        if self.cache is None:
+            return compute()[0]
+        return self.cache.get_until_once(key, compute, now, self.cache_generation)
 
     # ---- namespaces ---------------------------------------------------------------------------------
 

@@ -1,10 +1,16 @@
 """A per-process read cache for the lookups every request repeats (token owner, namespace, repository, grants).
 
 The reference server runs one process, and every change to what is cached goes through a non-GET request or an
-explicit `bump()`; the app clears the cache after each of those, so a GET never sees stale authorization data."""
+explicit `bump()`; the app clears the cache after each of those, so a GET never sees stale authorization data.
+
+Some reads run in worker threads, concurrently with writes. Each bump starts a new generation, and a value is
+stored only if no bump happened since its request began (`gen`): a value computed from a database snapshot older
+than the last write is used once, never shared. Threads that miss the same expensive entry at once compute it
+once (`get_until_once`)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -19,19 +25,25 @@ class ReadCache:
         self._data: dict[tuple[Any, ...], Any] = {}
         self._bytes = 0
         self.enabled = True
+        self.generation = 0
+        self._flights: dict[tuple[Any, ...], threading.Lock] = {}
+        self._flights_lock = threading.Lock()
 
     def bump(self) -> None:
+        self.generation += 1
         self._data.clear()
         self._bytes = 0
 
-    def _store(self, key: tuple[Any, ...], entry: Any, value: Any) -> None:
+    def _store(self, key: tuple[Any, ...], entry: Any, value: Any, gen: int | None) -> None:
+        if gen is not None and gen != self.generation:
+            return  # computed from data older than the last write
         size = len(value) if isinstance(value, bytes) else 0
         if len(self._data) >= _MAX_ENTRIES or self._bytes + size > _MAX_BYTES:
             self.bump()
         self._data[key] = entry
         self._bytes += size
 
-    def get(self, key: tuple[Any, ...], compute: Callable[[], T]) -> T:
+    def get(self, key: tuple[Any, ...], compute: Callable[[], T], gen: int | None = None) -> T:
         if not self.enabled:
             return compute()
         try:
@@ -39,10 +51,11 @@ class ReadCache:
         except KeyError:
             pass
         value = compute()
-        self._store(key, value, value)
+        self._store(key, value, value, gen)
         return value
 
-    def get_until(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]], now: float) -> T:
+    def get_until(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]], now: float,
+                  gen: int | None = None) -> T:
         """Like `get`, for values that also go stale with time: `compute` returns (value, valid until), and an
         entry past its time is computed again (e.g. tag lists, where a tag's expiry ends it without a write)."""
         if self.enabled:
@@ -51,5 +64,23 @@ class ReadCache:
                 return found[0]  # type: ignore[no-any-return]
         value, until = compute()
         if self.enabled:
-            self._store(key, (value, until), value)
+            self._store(key, (value, until), value, gen)
         return value
+
+    def get_until_once(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]], now: float,
+                       gen: int | None = None) -> T:
+        """`get_until` for worker threads: while one thread computes a missing entry, others asking for the same
+        key wait for it instead of repeating the work. Never call it from the event loop (it may block)."""
+        if self.enabled:
+            found = self._data.get(key)
+            if found is not None and now < found[1]:
+                return found[0]  # type: ignore[no-any-return]
+        with self._flights_lock:
+            flight = self._flights.setdefault(key, threading.Lock())
+        with flight:
+            try:
+                return self.get_until(key, compute, now, gen)
+            finally:
+                with self._flights_lock:
+                    if self._flights.get(key) is flight:
+                        del self._flights[key]

@@ -175,7 +175,8 @@ def create_install_user(ctx: Ctx) -> Any:
     user = ctx.db.create_namespace(username, email=stored_email, password=password, verified=not mailing)
     if mailing and user.email:
         ctx.db.record_mail("confirm_email", user.email, {"username": username, "code": new_code()})
-    ctx.log("user_create", namespace=user, metadata={"username": username})
+    ctx.log("user_create", namespace=user,
+            metadata={"username": username, "email": email, "superuser": ctx.require_user().username})
     # encrypted_password is Quay's docker-login form of the password (the same form as POST /user/clientkey).
     return {"username": username, "email": email, "password": password,
             "encrypted_password": _encrypted_password(ctx, password)}
@@ -200,19 +201,21 @@ def change_install_user(ctx: Ctx, username: str) -> Any:
         if not valid_password(body["password"]):
             raise data_model_error(INVALID_PASSWORD)
         ctx.db.update_account(user.id, password=body["password"])
-        ctx.log("user_change_password", namespace=user, metadata={"username": username})
+        ctx.log("user_change_password", namespace=user,
+                metadata={"username": username, "superuser": ctx.require_user().username})
     if "email" in body:
         if str(ctx.config.raw.get("AUTHENTICATION_TYPE", "Database")) not in ("Database", "AppToken"):
             raise invalid_request("Cannot change e-mail in non-database auth")
         if ctx.db.account_email_in_use(body["email"], except_id=user.id):
             raise data_model_error("E-mail address already used")
         ctx.db.update_account(user.id, email=body["email"])
-        ctx.log("user_change_email", namespace=user,
-                metadata={"username": username, "old_email": user.email, "email": body["email"]})
+        ctx.log("user_change_email", namespace=user, metadata={
+            "username": username, "old_email": user.email, "email": body["email"],
+            "superuser": ctx.require_user().username})
     if "enabled" in body:
         ctx.db.update_account(user.id, enabled=bool(body["enabled"]))
         ctx.log("user_enable" if body["enabled"] else "user_disable", namespace=user,
-                metadata={"username": username})
+                metadata={"username": username, "superuser": ctx.require_user().username})
     # Quay answers with the account as it was read before the change, patched with the new e-mail.
     answer = user_view(ctx, user)
     if body.get("password") is not None:
@@ -264,7 +267,8 @@ def change_organization(ctx: Ctx, name: str) -> Any:
         if ctx.db.name_taken(new_name):
             raise invalid_request("A user or organization with this name already exists")
         ctx.db.rename_namespace(org, new_name)
-        ctx.log("org_change_name", namespace=org, metadata={"old_name": org.username, "new_name": new_name})
+        ctx.log("org_change_name", namespace=org, metadata={"old_name": org.username, "new_name": new_name,
+                                                            "superuser": ctx.require_user().username})
         renamed = ctx.db.user_by_id(org.id)
         assert renamed is not None
         org = renamed

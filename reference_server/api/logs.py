@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import time
 import urllib.error
 import urllib.request
@@ -173,12 +174,12 @@ def _aggregate_performer_id(ctx: Ctx) -> int | None:
     return None if performer == -1 else performer
 
 
-def _shared(ctx: Ctx, key: tuple[Any, ...], build: Callable[[], dict[str, Any]]) -> Reply:
-    """Rendered answers shared between read requests through the read cache, which every write empties. A minute
-    at most, so the page tokens inside stay fresh; windows that move with the clock are part of the key."""
+def _shared(ctx: Ctx, key: tuple[Any, ...], build: Callable[[], dict[str, Any]], ttl_s: float = SHARE_S) -> Reply:
+    """Rendered answers shared between read requests through the read cache, which every write empties. Pages
+    for a minute at most, so the page tokens inside stay fresh; windows that move with the clock are part of the
+    key. These handlers run in worker threads (offload): concurrent askers of one answer wait for a single query."""
     at = time.time()
-    # These handlers run in worker threads (offload): concurrent askers of one answer wait for a single count.
-    return Reply(raw=ctx.db._cached_until_once(key, lambda: (json.dumps(build()).encode(), at + SHARE_S), at))
+    return Reply(raw=ctx.db._cached_until_once(key, lambda: (json.dumps(build()).encode(), at + ttl_s), at))
 
 
 def _page(ctx: Ctx, flt: LogFilter, start: datetime, end: datetime, include_namespace: bool) -> Reply:
@@ -212,7 +213,8 @@ def _aggregate(ctx: Ctx, flt: LogFilter, start: datetime, end: datetime) -> Repl
                           "datetime": format_date(_synthetic_day(start, entry.day, local))})
         return {"aggregated": items}
 
-    return _shared(ctx, ("log_counts", flt, start, end), build)
+    # Counts hold no token: they change only with a write (or, for a default window, with the key's second).
+    return _shared(ctx, ("log_counts", flt, start, end), build, ttl_s=math.inf)
 
 
 def _synthetic_day(start: datetime, day: int, tz: Any) -> datetime:

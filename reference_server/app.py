@@ -17,7 +17,7 @@ from reference_server.auth.authn import SESSION_COOKIE, Authenticator, SessionDa
 from reference_server.auth.identity import AuthKind, Identity
 from reference_server.config import ServerConfig
 from reference_server.core import permissions
-from reference_server.core.context import Ctx
+from reference_server.core.context import Ctx, RunInThread
 from reference_server.core.errors import (
     METHOD_NOT_ALLOWED_MESSAGE,
     TOO_LARGE_MESSAGE,
@@ -167,7 +167,7 @@ class QuayApp:
             form = {k: str(v) for k, v in (await request.form()).items()}
         seen: list[Identity] = []
 
-        def execute() -> tuple[Any, Ctx]:
+        def execute(in_thread: bool = False) -> tuple[Any, Ctx]:
             with self.storage.transaction(read_only=request.method in _SAFE_METHODS) as db:
                 identity, _invalid_token = self.authn.authenticate(
                     db, request.headers.get("authorization"), session)
@@ -185,6 +185,7 @@ class QuayApp:
                           query=parse_query(op, request.query_params if request.scope.get("query_string") else {}),
                           body=form or None,
                           ip=request.client.host if request.client else "", base_url=self.base_url(request))
+                ctx.in_thread = in_thread or not op.offload
                 ctx.state["session"] = session
                 ctx.state["operations"] = self.operations
                 ctx.state["blob_root"] = self.registry.blobs.root
@@ -201,14 +202,16 @@ class QuayApp:
                 return op.handler(ctx, **path_params), ctx
 
         try:
-            # Long read-only queries (log pages and aggregates over big histories) run in a worker thread, so the
-            # event loop keeps serving other requests meanwhile; the database driver releases the GIL.
-            if op.offload:
+            try:
+                result, ctx = execute()
+            except RunInThread:
+                # A long read-only query (a log page or count over a big history) runs in a worker thread, so the
+                # event loop keeps serving other requests meanwhile; the database driver releases the GIL.
+                # Answers already in the cache were served above without the thread hop.
                 if self._offload_limiter is None:
                     self._offload_limiter = anyio.CapacityLimiter(OFFLOAD_THREADS)
-                result, ctx = await anyio.to_thread.run_sync(execute, limiter=self._offload_limiter)
-            else:
-                result, ctx = execute()
+                seen.clear()
+                result, ctx = await anyio.to_thread.run_sync(execute, True, limiter=self._offload_limiter)
         except HttpError as exc:
             return self._error(exc, not seen or seen[0].is_anonymous, request)
         except Exception:

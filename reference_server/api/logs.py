@@ -22,7 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from reference_server.auth.scopes import RepoRole, Scope, TeamRole, UserRole
-from reference_server.core.context import Ctx
+from reference_server.core.context import Ctx, RunInThread
 from reference_server.core.errors import BAD_JSON_MESSAGE, MessageError, not_found
 from reference_server.core.operation import (
     ORGNAME,
@@ -179,6 +179,11 @@ def _shared(ctx: Ctx, key: tuple[Any, ...], build: Callable[[], dict[str, Any]],
     for a minute at most, so the page tokens inside stay fresh; windows that move with the clock are part of the
     key. These handlers run in worker threads (offload): concurrent askers of one answer wait for a single query."""
     at = time.time()
+    if not ctx.in_thread:
+        found = ctx.db._peek_until(key, at)
+        if found is None:
+            raise RunInThread()
+        return Reply(raw=found)
     return Reply(raw=ctx.db._cached_until_once(key, lambda: (json.dumps(build()).encode(), at + ttl_s), at))
 
 

@@ -17,6 +17,11 @@ from reference_server.domain.models import Repository, User
 from reference_server.storage import Db
 
 
+class RunInThread(Exception):
+    """Raised by an offloaded operation's handler on the event loop when its answer is not at hand: the app runs
+    the request again in a worker thread, where the handler computes it (ctx.in_thread)."""
+
+
 @dataclass
 class Ctx:
     request: Request
@@ -31,6 +36,8 @@ class Ctx:
     namespace: User | None = None
     repo: Repository | None = None
     state: dict[str, Any] = field(default_factory=dict)
+    # For offloaded operations: False on the first, event-loop attempt (answer from the cache or RunInThread).
+    in_thread: bool = True
 
     # ---- who is calling --------------------------------------------------------------------------------
 

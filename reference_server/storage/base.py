@@ -117,6 +117,9 @@ class BaseQueries:
             return compute()[0]
         return self.cache.get_until(key, compute, now, self.cache_generation)
 
+    def _peek_until(self, key: tuple[Any, ...], now: float) -> Any | None:
+        return None if self.cache is None else self.cache.peek_until(key, now)
+
     def _cached_until_once(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]], now: float) -> T:
         """`_cached_until` for expensive entries computed in worker threads (see ReadCache.get_until_once)."""
         if self.cache is None:

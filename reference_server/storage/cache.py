@@ -67,6 +67,11 @@ class ReadCache:
             self._store(key, (value, until), value, gen)
         return value
 
+    def peek_until(self, key: tuple[Any, ...], now: float) -> Any | None:
+        """The value of a `get_until` entry still valid at `now`, or None; never computes."""
+        found = self._data.get(key) if self.enabled else None
+        return found[0] if found is not None and now < found[1] else None
+
     def get_until_once(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]], now: float,
                        gen: int | None = None) -> T:
         """`get_until` for worker threads: while one thread computes a missing entry, others asking for the same

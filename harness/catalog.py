@@ -3,10 +3,11 @@ No test writes a URL by hand; a target that lacks an operation simply has no ent
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import httpx
 
@@ -60,6 +61,7 @@ class Catalog(Mapping[str, OperationInfo]):
             raise HarnessError("the discovery document has no 'paths' object")
         self.document = document
         self._ops: dict[str, OperationInfo] = {}
+        self._matchers: dict[str, list[tuple[re.Pattern[str], OperationInfo]]] | None = None
         for path, entry in document["paths"].items():
             if not isinstance(entry, dict):
                 continue
@@ -123,6 +125,17 @@ class Catalog(Mapping[str, OperationInfo]):
         info = self._ops.get(operation_id)
         return info.area if info else None
 
+    def match(self, method: str, path: str) -> tuple[OperationInfo, dict[str, str]] | None:
+        """The operation a concrete request is for, and its path parameters (URL-decoded): the reverse of
+        `resolve`. When several templates fit, the one with the most literal text wins."""
+        if self._matchers is None:
+            self._matchers = _build_matchers(self._ops.values())
+        for pattern, info in self._matchers.get(method.upper(), ()):
+            found = pattern.match(path)
+            if found:
+                return info, {name: unquote(value) for name, value in found.groupdict().items()}
+        return None
+
     def resolve(self, operation_id: str, **path_params: Any) -> tuple[str, str]:
         """(method, path) with the placeholders filled. `repository` is inserted raw because it is "ns/name"
         (Quay's path converter takes the slash); every other value is URL-quoted."""
@@ -149,3 +162,25 @@ def _placeholders(template: str) -> set[str]:
         out.add(rest[start + 1:end])
         rest = rest[end + 1:]
     return out
+
+
+def _build_matchers(ops: Iterable[OperationInfo]) -> dict[str, list[tuple[re.Pattern[str], OperationInfo]]]:
+    """One anchored regex per template. `{repository}` is "namespace/name" and may hold further slashes (Quay's
+    extended repository names); every other placeholder is one path segment."""
+    by_method: dict[str, list[tuple[int, re.Pattern[str], OperationInfo]]] = {}
+    for info in ops:
+        parts: list[str] = []
+        literal = 0
+        for piece in re.split(r"(\{[^}]+\})", info.path):
+            if piece.startswith("{") and piece.endswith("}"):
+                name = piece[1:-1]
+                if not name.isidentifier():
+                    break  # a placeholder no regex group can carry: this template is matched by nobody
+                parts.append(f"(?P<{name}>[^/]+(?:/[^/]+)+?)" if name == "repository" else f"(?P<{name}>[^/]+)")
+            else:
+                literal += len(piece)
+                parts.append(re.escape(piece))
+        else:
+            by_method.setdefault(info.method, []).append((literal, re.compile("^" + "".join(parts) + "$"), info))
+    return {method: [(pattern, info) for _, pattern, info in sorted(found, key=lambda t: -t[0])]
+            for method, found in by_method.items()}

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from harness.catalog import Catalog
 from harness.reporting.recorder import OPERATION_EXTENSION, Recorder, seeding
+
+if TYPE_CHECKING:
+    from harness.audit.ledger import Ledger
+
+# Request extensions the audit ledger reads (harness/audit/ledger.py).
+PARAMS_EXTENSION = "qh_path_params"
+CALLER_EXTENSION = "qh_caller"
+ANONYMOUS_EXTENSION = "qh_anonymous"
+SENT_EXTENSION = "qh_sent"
 
 # Operation ids called during the current test (outside seeding). The pytest plugin reads and resets it; a
 # list guarded by a lock rather than a context variable because fixtures and tests run in different contexts.
@@ -25,18 +36,34 @@ def take_called_operations() -> list[str]:
 
 class QuayClient:
     """`call("changeTag", repository="ns/r", tag="v1", json={...})` -> httpx.Response. `.http` is the underlying
-    httpx.Client for endpoints outside the catalog (/csrf_token, /oauth/..., /v2/...)."""
+    httpx.Client for endpoints outside the catalog (/csrf_token, /oauth/..., /v2/...).
+
+    `identity` is the username behind the credentials (None: anonymous when there is no auth, else unknown); every
+    request carries it, so the audit `ledger` knows who performed each mutating call."""
 
     def __init__(self, base_url: str, auth: httpx.Auth | None, catalog: Catalog, recorder: Recorder | None = None,
                  *, transport: httpx.BaseTransport | None = None, timeout: float = 30.0, verify: bool = True,
-                 name: str = "anonymous") -> None:
+                 name: str = "anonymous", identity: str | None = None, ledger: Ledger | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.catalog = catalog
         self.name = name
         self.auth = auth
+        self.identity = identity
+        hooks: dict[str, list[Callable[..., Any]]] = {"request": [self._stamp], "response": []}
+        if recorder is not None:
+            for event, functions in recorder.hooks().items():
+                hooks.setdefault(event, []).extend(functions)
+        if ledger is not None:
+            hooks["request"].append(ledger.before_request)
+            hooks["response"].append(ledger.observe)
         self.http = httpx.Client(base_url=self.base_url, auth=auth, transport=transport, timeout=timeout,
-                                 verify=verify, event_hooks=recorder.hooks() if recorder else None,
-                                 follow_redirects=False)
+                                 verify=verify, event_hooks=hooks, follow_redirects=False)
+
+    def _stamp(self, request: httpx.Request) -> None:
+        # Runs for the auth flow's own requests too (sign-in, fresh-login checks): they are the same identity's.
+        request.extensions[CALLER_EXTENSION] = self.identity
+        request.extensions[ANONYMOUS_EXTENSION] = self.auth is None
+        request.extensions[SENT_EXTENSION] = time.time()
 
     def __repr__(self) -> str:
         return f"QuayClient({self.name!r} at {self.base_url})"
@@ -49,7 +76,9 @@ class QuayClient:
             with _called_lock:
                 _called.append(operation_id)
         return self.http.request(method, path, json=json, params=params, data=data, headers=headers,
-                                 content=content, extensions={OPERATION_EXTENSION: operation_id})
+                                 content=content, extensions={OPERATION_EXTENSION: operation_id,
+                                                              PARAMS_EXTENSION: {k: str(v) for k, v in
+                                                                                 path_params.items()}})
 
     def close(self) -> None:
         self.http.close()

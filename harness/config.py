@@ -85,6 +85,10 @@ class HarnessConfig(BaseSettings):
     fuzz_max_examples: int = Field(50, ge=1)
     hypothesis_profile: Literal["dev", "ci", "thorough"] = "dev"
     workers: str = "auto"  # pytest-xdist workers; each seeds its own world under its own prefix
+    audit_log_check: bool = Field(True, description="verify that every successful mutating call of a test appears "
+                                  "in the target's audit log (listAllLogs as the superuser)")
+    audit_log_retry_s: float = Field(0.0, ge=0, description="read the log once more after this many seconds when an "
+                                     "entry is missing (for log backends that index asynchronously)")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

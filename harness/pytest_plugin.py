@@ -3,13 +3,15 @@
 Fixtures: `harness_config` (HarnessConfig), `target` (Target: config, catalog, admin/anon clients; starts the
 reference server when no target URL is configured), `catalog`, `admin`, `anon` (QuayClient), `world` (a World
 cleaned up after the test). Markers: `operation(*ids)` (the operationIds a test checks; the test is skipped when
-the target lacks one) and `area(name)`.
+the target lacks one) and `area(name)`. Every suite test is also held to the audit-log invariant (harness/audit/):
+its successful mutating calls are checked against the target's log at teardown, one result per operation.
 
 The plugin is loaded in every pytest run of this environment (our unit tests too), so nothing here starts a
 server or reads settings until a fixture or a marked test asks for it."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -22,6 +24,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
+from harness.audit.ledger import AuditSummary, CallResult
 from harness.auth import initialize_first_user
 from harness.catalog import Catalog
 from harness.checks import DISABLED_PREFIX, Outcome, classify, worst
@@ -39,6 +42,11 @@ settings.register_profile("dev", max_examples=10, deadline=None, suppress_health
 settings.register_profile("ci", max_examples=50, deadline=None, suppress_health_check=_SLOW_OK,
                           derandomize=True, database=None, print_blob=True)
 settings.register_profile("thorough", max_examples=500, deadline=None, suppress_health_check=_SLOW_OK)
+
+# The audit-log verdicts of a test travel on its teardown report under this user property; per operation they
+# become results of this area.
+AUDIT_PROPERTY = "qh_audit"
+AUDIT_AREA = "audit-log"
 
 _config_key = pytest.StashKey[HarnessConfig]()
 _started_key = pytest.StashKey[float]()
@@ -165,6 +173,7 @@ def target(pytestconfig: pytest.Config, harness_config: HarnessConfig) -> Iterat
             server.stop()
         raise
     tgt.recorder.sinks.append(_allure_sink)
+    tgt.audit.begin()  # the test that made the target is the first one whose calls are checked
     pytestconfig.stash[_target_key] = tgt
     try:
         yield tgt
@@ -233,6 +242,18 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
     tgt = item.config.stash.get(_target_key, None)
     if tgt is not None:
         tgt.recorder.clear()
+        tgt.audit.begin()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, Any, Any]:
+    """The audit-log invariant: before any fixture cleans up (namespaces still exist, performers too), check that
+    every successful mutating call of the test's setup and body is in the target's log. The verdicts travel on
+    the teardown report (see pytest_runtest_makereport) and count per operation in area "audit-log"."""
+    tgt = item.config.stash.get(_target_key, None)
+    if tgt is not None and _is_suite_item(item):
+        tgt.audit.finish()
+    return (yield)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -240,6 +261,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report: pytest.TestReport = yield
     if not _is_suite_item(item):
         return report
+    if call.when == "teardown":
+        _attach_audit(item, report)
     exc = call.excinfo.value if call.excinfo is not None else None
     if isinstance(exc, UnknownOperation):
         # The target's discovery lacks an operation the test needed: the target lacks the feature.
@@ -271,8 +294,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+def _attach_audit(item: pytest.Item, report: pytest.TestReport) -> None:
+    tgt = item.config.stash.get(_target_key, None)
+    results = tgt.audit.take_results() if tgt is not None else []
+    if not results:
+        return
+    report.user_properties.append((AUDIT_PROPERTY, json.dumps([r.to_json() for r in results])))
+    bad = [r for r in results if r.outcome in (Outcome.FAILED, Outcome.ERROR)]
+    if bad:
+        report.sections.append(("quay-harness audit log", "\n".join(f"{r.outcome.label}: {r.detail}" for r in bad)))
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     props = dict(p for p in report.user_properties if isinstance(p, tuple) and len(p) == 2)
+    if AUDIT_PROPERTY in props:
+        for raw in json.loads(str(props.pop(AUDIT_PROPERTY))):
+            _audit.add(CallResult.from_json(raw))
     if not any(str(k).startswith("qh_") for k in props):
         return
     result = _session_results.setdefault(report.nodeid, TestResult(report.nodeid, Outcome.PASSED, ""))
@@ -293,11 +330,40 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 # Results collected in this process (the controller receives every worker's reports through xdist).
 _session_results: dict[str, TestResult] = {}
 _phase_outcomes: dict[str, list[Outcome]] = {}
+_audit = AuditSummary()
+
+
+def _audit_results() -> list[TestResult]:
+    """One result per operation the suites called: the audit-log invariant over all its calls."""
+    out = []
+    for op in _audit.operations():
+        outcome, reason = _audit.verdict(op)
+        out.append(TestResult(f"{AUDIT_AREA}::{op}", outcome, AUDIT_AREA, [op], reason))
+    return out
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    if _worker() is not None or not _audit.operations():
+        return
+    results = _audit_results()
+    counts = {o: sum(1 for r in results if r.outcome is o) for o in Outcome}
+    terminalreporter.section("quay-harness audit log")
+    terminalreporter.line(f"{len(results)} operations: {counts[Outcome.PASSED]} verified, "
+                          f"{counts[Outcome.FAILED]} failed, {counts[Outcome.ERROR]} error, "
+                          f"{counts[Outcome.SKIPPED]} not logged by Quay or not checkable")
+    for r in results:
+        if r.outcome in (Outcome.FAILED, Outcome.ERROR):
+            terminalreporter.line(f"{r.outcome.label.upper()} {r.operations[0]}: {r.reason}")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if _worker() is not None:
         return
+    audit = _audit_results()
+    if any(r.outcome in (Outcome.FAILED, Outcome.ERROR) for r in audit) and session.exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    for result in audit:
+        _session_results[result.nodeid] = result
     path = session.config.getoption("--qh-results")
     if not path:
         return

@@ -20,6 +20,8 @@ from typing import Any
 
 import httpx
 
+from harness.audit.ledger import Ledger
+from harness.audit.verify import SuperuserLogReader, Verifier
 from harness.auth import ALL_SCOPES, BearerAuth, SessionAuth, mint_token
 from harness.catalog import Catalog
 from harness.checks import expect
@@ -79,7 +81,8 @@ class Persona:
         if self._session is None:
             if self.password is None:
                 raise HarnessError(f"{self.name} has no password configured, so it cannot sign in")
-            self._session = self.target.make_client(SessionAuth(self.name, self.password), f"{self.name}[session]")
+            self._session = self.target.make_client(SessionAuth(self.name, self.password), f"{self.name}[session]",
+                                                    identity=self.name)
         return self._session
 
     def client(self, scopes: Iterable[str] | None = None) -> QuayClient:
@@ -87,13 +90,15 @@ class Persona:
         if key not in self._clients:
             token = self.target.mint(self, sorted(key))
             label = "all scopes" if key == frozenset(ALL_SCOPES) else " ".join(sorted(key))
-            self._clients[key] = self.target.make_client(BearerAuth(token), f"{self.name}[{label}]")
+            self._clients[key] = self.target.make_client(BearerAuth(token), f"{self.name}[{label}]",
+                                                         identity=self.name)
         return self._clients[key]
 
 
 class Target:
     """One connection to a target for a process (an xdist worker): catalog, admin and anonymous clients, the
-    name counter, the journal, and the OAuth application used to mint persona tokens."""
+    name counter, the journal, the OAuth application used to mint persona tokens, and the audit ledger that every
+    client reports its successful mutating calls to (verified against the target's logs by the pytest plugin)."""
 
     def __init__(self, config: HarnessConfig, base_url: str, catalog: Catalog, *, worker: str | None = None,
                  recorder: Recorder | None = None, transport: httpx.BaseTransport | None = None) -> None:
@@ -106,8 +111,16 @@ class Target:
         self.journal = Journal(config.run_dir / f"journal-{self.prefix}.jsonl")
         self._counter = itertools.count(1)
         self._clients: list[QuayClient] = []
+        self.audit = Ledger(catalog)
+        if config.audit_log_check:
+            # Its own client (no hooks): reading the logs must never be recorded, nor reenter a hooked client.
+            reader = QuayClient(self.base_url, self._admin_auth(), catalog, transport=transport,
+                                timeout=config.request_timeout, verify=config.verify_tls, name="admin[audit]",
+                                identity=self._admin_name)
+            self._clients.append(reader)
+            self.audit.verify = Verifier(SuperuserLogReader(reader), retry_s=config.audit_log_retry_s)
         self.anon = self.make_client(None, "anonymous")
-        self.admin_persona = Persona(self, config.username or config.superuser_name,
+        self.admin_persona = Persona(self, self._admin_name,
                                      config.password.get_secret_value() if config.password else None,
                                      preset=self._admin_client())
         self._oauth: tuple[str, str, str] | None = None  # (org, client_id, redirect_uri)
@@ -125,14 +138,19 @@ class Target:
             catalog = Catalog.from_target(http)
         return cls(config, config.target_url, catalog, worker=worker, recorder=recorder, transport=transport)
 
-    def _admin_client(self) -> QuayClient:
+    @property
+    def _admin_name(self) -> str:
+        return self.config.username or self.config.superuser_name
+
+    def _admin_auth(self) -> httpx.Auth:
         if self.config.token is not None:
-            auth: httpx.Auth = BearerAuth(self.config.token.get_secret_value())
-        elif self.config.username and self.config.password:
-            auth = SessionAuth(self.config.username, self.config.password.get_secret_value())
-        else:
-            raise ConfigError("no superuser credentials: set QH_TOKEN, or QH_USERNAME and QH_PASSWORD")
-        return self.make_client(auth, "admin")
+            return BearerAuth(self.config.token.get_secret_value())
+        if self.config.username and self.config.password:
+            return SessionAuth(self.config.username, self.config.password.get_secret_value())
+        raise ConfigError("no superuser credentials: set QH_TOKEN, or QH_USERNAME and QH_PASSWORD")
+
+    def _admin_client(self) -> QuayClient:
+        return self.make_client(self._admin_auth(), "admin", identity=self._admin_name)
 
     @property
     def admin(self) -> QuayClient:
@@ -145,9 +163,14 @@ class Target:
                                      self.config.readonly_password.get_secret_value())
         return self._readonly
 
-    def make_client(self, auth: httpx.Auth | None, name: str) -> QuayClient:
+    def make_client(self, auth: httpx.Auth | None, name: str, *, identity: str | None = None) -> QuayClient:
+        """A client of this target. `identity`: the username the credentials belong to (a session knows its own);
+        without it the audit check leaves the performer of this client's calls unchecked."""
+        if identity is None and isinstance(auth, SessionAuth):
+            identity = auth.username
         client = QuayClient(self.base_url, auth, self.catalog, self.recorder, transport=self.transport,
-                            timeout=self.config.request_timeout, verify=self.config.verify_tls, name=name)
+                            timeout=self.config.request_timeout, verify=self.config.verify_tls, name=name,
+                            identity=identity, ledger=self.audit)
         self._clients.append(client)
         return client
 

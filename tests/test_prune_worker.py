@@ -239,3 +239,19 @@ def test_policy_record_views() -> None:
                                             "tag_pattern_matches": True})
     assert record.autoprune_view() == {"uuid": "u", "method": "creation_date", "value": "1d", "tagPattern": None,
                                        "tagPatternMatches": True}
+
+
+def test_only_a_pass_that_prunes_empties_the_read_cache(srv: Server) -> None:
+    repo = make_repo(srv, "acme", "app")
+    add_tags(srv, repo, ["t1", "t2", "t3"])
+    policy(srv, {"method": "number_of_tags", "value": 2})
+    cache = srv.storage.read_cache
+    generation = cache.generation
+    AutoPruneWorker(srv.storage, EAGER).run_once()  # prunes t1: cached tag lists must go
+    assert cache.generation > generation
+    generation = cache.generation
+    # The policy stays and is claimed again at once (zero interval), but nothing is left to prune; an idle poll
+    # must not empty the cache either, or a busy server would lose it every second.
+    assert AutoPruneWorker(srv.storage, EAGER).run_once().namespaces == [namespace_id(srv)]
+    AutoPruneWorker(srv.storage, EAGER).run_once()
+    assert cache.generation == generation

@@ -94,9 +94,10 @@ class Storage:
         return Secrets(bytes.fromhex(rows["hmac"]), rows["fernet"].encode())
 
     @contextmanager
-    def transaction(self, read_only: bool = False) -> Iterator[Db]:
+    def transaction(self, read_only: bool = False, *, keep_cache: bool = False) -> Iterator[Db]:
         """Commit when the block succeeds, roll back when it raises. A read-only request may use the read
-        cache; any other one empties it when it ends, whatever happened."""
+        cache; any other one empties it when it ends, whatever happened, unless the caller promises with
+        `keep_cache` that it changes nothing read requests cache (background bookkeeping) or bumps it itself."""
         if read_only:
             db = Db(None, self.secrets, self.read_cache, engine=self.engine)
             ok = False
@@ -110,7 +111,8 @@ class Storage:
             with self.engine.begin() as conn:
                 yield Db(conn, self.secrets)
         finally:
-            self.read_cache.bump()
+            if not keep_cache:
+                self.read_cache.bump()
 
     @contextmanager
     def read(self) -> Iterator[Db]:

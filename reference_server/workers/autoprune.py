@@ -159,8 +159,9 @@ class AutoPruneWorker:
             if self._stop.is_set():
                 break
             # Claim in its own short transaction, like Quay's row-locked fetch: the namespace is stamped as
-            # run now even if pruning it then fails, so a failing namespace waits the interval too.
-            with self.storage.transaction() as db:
+            # run now even if pruning it then fails, so a failing namespace waits the interval too. Only the
+            # task's own bookkeeping changes, which no read request caches: an idle poll keeps the read cache.
+            with self.storage.transaction(keep_cache=True) as db:
                 claimed = db.claim_autoprune_tasks(at_ms, self.settings.min_interval_ms, 1)
             if not claimed:
                 break
@@ -170,8 +171,9 @@ class AutoPruneWorker:
 
     def _run_task(self, namespace_id: int, at_ms: int, outcome: PruneOutcome) -> None:
         outcome.namespaces.append(namespace_id)
+        before = len(outcome.pruned)
         try:
-            with self.storage.transaction() as db:
+            with self.storage.transaction(keep_cache=True) as db:
                 namespace_policies = db.policies("autoprune", namespace_id)
                 repository_policies = db.repository_autoprune_policies(namespace_id)
                 if not namespace_policies and not repository_policies:
@@ -186,8 +188,10 @@ class AutoPruneWorker:
             with self.storage.transaction() as db:
                 db.set_autoprune_task_status(namespace_id, f"failure: {exc}")
         finally:
-            # Cached reads (tags of a repository, ...) must not outlive what was just pruned.
-            self.storage.read_cache.bump()
+            # Cached reads (tags of a repository, ...) must not outlive what was just pruned; a pass that
+            # pruned nothing (a policy re-run every poll with a zero interval) leaves them be.
+            if len(outcome.pruned) != before or namespace_id in outcome.failures:
+                self.storage.read_cache.bump()
 
     def _run_default_policy(self, outcome: PruneOutcome) -> None:
         config = self.settings.default_policy
@@ -202,14 +206,16 @@ class AutoPruneWorker:
             if self._stop.is_set():
                 return
             record = PolicyRecord(id=0, uuid="", namespace_id=namespace_id, repository_id=None, config=config)
+            before = len(outcome.pruned)
             try:
-                with self.storage.transaction() as db:
+                with self.storage.transaction(keep_cache=True) as db:
                     outcome.pruned += prune_namespace(db, namespace_id, [record], {}, int(now_s * 1000))
             except Exception as exc:
                 log.exception("default auto-prune policy failed on namespace %s", namespace_id)
                 outcome.failures[namespace_id] = str(exc)
             finally:
-                self.storage.read_cache.bump()
+                if len(outcome.pruned) != before or namespace_id in outcome.failures:
+                    self.storage.read_cache.bump()
 
     # ---- the thread ---------------------------------------------------------------------------------------
 

@@ -61,6 +61,8 @@ def test_every_declared_operation_is_one_of_quays() -> None:
 
 
 def _quay_log_kinds() -> set[str]:
+    if not QUAY_API_NOTES.exists():
+        pytest.skip(f"{QUAY_API_NOTES} is not beside the project (CI has it)")
     text = QUAY_API_NOTES.read_text()
     found = re.search(r"Log kinds seeded by `initdb.py` \(\d+\):(.*?)Metadata examples", text, re.S)
     assert found, "quay-api.md D4 no longer lists the log kinds"

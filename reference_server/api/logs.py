@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -70,6 +71,7 @@ NEXT_PAGE = query_param("next_page", "The token returned with the previous page.
 # ---- the time window -------------------------------------------------------------------------------------
 
 
+@lru_cache(maxsize=4096)  # clients repeat the same few days; strptime is slow
 def _parse_day(text: str | None) -> datetime | None:
     if not text:
         return None
@@ -106,7 +108,8 @@ def _checked_window(ctx: Ctx) -> tuple[datetime, datetime]:
 def _read_token(ctx: Ctx) -> tuple[tuple[datetime, int] | None, int]:
     """(keyset position, page number) from `next_page`; anything unreadable or expired means page 1."""
     token: str | None = ctx.query.get("next_page")
-    plain = ctx.db.secrets.decrypt(token) if token else None
+    # Decrypting is the costly part of a cached page: read requests share it (the expiry is checked below).
+    plain = ctx.db._cached(("page_token", token), lambda: ctx.db.secrets.decrypt(token)) if token else None
     if plain is None:
         return None, 1
     try:

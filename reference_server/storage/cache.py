@@ -54,14 +54,18 @@ class ReadCache:
         self._store(key, value, value, gen)
         return value
 
+    def _valid(self, key: tuple[Any, ...], now: float) -> tuple[Any, float] | None:
+        """The (value, valid until) entry of `key` if it is still valid at `now`."""
+        found: tuple[Any, float] | None = self._data.get(key) if self.enabled else None
+        return found if found is not None and now < found[1] else None
+
     def get_until(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]], now: float,
                   gen: int | None = None) -> T:
         """Like `get`, for values that also go stale with time: `compute` returns (value, valid until), and an
         entry past its time is computed again (e.g. tag lists, where a tag's expiry ends it without a write)."""
-        if self.enabled:
-            found = self._data.get(key)
-            if found is not None and now < found[1]:
-                return found[0]  # type: ignore[no-any-return]
+        found = self._valid(key, now)
+        if found is not None:
+            return found[0]  # type: ignore[no-any-return]
         value, until = compute()
         if self.enabled:
             self._store(key, (value, until), value, gen)
@@ -69,17 +73,16 @@ class ReadCache:
 
     def peek_until(self, key: tuple[Any, ...], now: float) -> Any | None:
         """The value of a `get_until` entry still valid at `now`, or None; never computes."""
-        found = self._data.get(key) if self.enabled else None
-        return found[0] if found is not None and now < found[1] else None
+        found = self._valid(key, now)
+        return None if found is None else found[0]
 
     def get_until_once(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]], now: float,
                        gen: int | None = None) -> T:
         """`get_until` for worker threads: while one thread computes a missing entry, others asking for the same
         key wait for it instead of repeating the work. Never call it from the event loop (it may block)."""
-        if self.enabled:
-            found = self._data.get(key)
-            if found is not None and now < found[1]:
-                return found[0]  # type: ignore[no-any-return]
+        found = self._valid(key, now)
+        if found is not None:
+            return found[0]  # type: ignore[no-any-return]
         with self._flights_lock:
             flight = self._flights.setdefault(key, threading.Lock())
         with flight:

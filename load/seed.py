@@ -403,30 +403,29 @@ class Seeder:
             raise SeedError(f"cannot create tags in {repository}: the target serves neither a /v2 registry nor "
                             "changeTag")
         missing = [t for t in wanted if t not in existing]
+        bulk = self.direct is not None and self.registry() is not None
         with _Progress(self.progress) as bar:
             advance = bar.add(f"tags {repository}", count, count - len(missing))
-            if self.direct is not None and self.registry() is not None and missing:
+            if bulk and missing:
+                assert self.direct is not None
                 self.push_manifest(repository)
                 try:
                     self.direct.tags(repository, missing, IMAGE.digest, advance)
                 except ValueError as exc:  # the writer names what it could not find
                     raise SeedError(f"bulk tags for {repository}: {exc}") from exc
-                self.report.created += len(missing)
-                self.set_description(repository, marker)  # an API write: the server's read cache is emptied
-                self._say(f"{repository}: {count} tags ({len(missing)} written in bulk, "
-                          f"{count - len(missing)} already there)")
-                return
+            else:
+                def job(tag: str) -> Callable[[], None]:
+                    def run() -> None:
+                        create(tag)
+                        advance(1)
+                    return run
 
-            def job(tag: str) -> Callable[[], None]:
-                def run() -> None:
-                    create(tag)
-                    advance(1)
-                return run
-
-            self._pool(job(t) for t in missing)
+                self._pool(job(t) for t in missing)
         self.report.created += len(missing)
+        # An API write either way; after bulk rows it is also what empties the server's read cache.
         self.set_description(repository, marker)
-        self._say(f"{repository}: {count} tags ({len(missing)} created, {count - len(missing)} already there)")
+        how = "written in bulk" if bulk else "created"
+        self._say(f"{repository}: {count} tags ({len(missing)} {how}, {count - len(missing)} already there)")
 
     # -- audit-log activity ----------------------------------------------------------------------------------
     def seed_logs(self, repositories: list[str], events: int, marker: str) -> None:

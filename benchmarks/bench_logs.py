@@ -25,7 +25,6 @@ import re
 import shutil
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.parse
@@ -34,11 +33,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from common import free_port, to_ms, wait  # sibling module: scripts run as python benchmarks/<name>.py
+from common import free_port, serve_bare, serve_reference, to_ms, wait  # sibling: run as python benchmarks/x.py
 from cryptography.fernet import Fernet
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
-HERE = Path(__file__).resolve().parent
 BATCH = 20_000
 KINDS = ("push_repo", "pull_repo", "create_tag", "delete_tag", "move_tag")
 SPAN = timedelta(days=29)
@@ -72,11 +70,6 @@ def wrk(url: str, seconds: int, connections: int, token: str | None) -> Figure:
     if non2xx:
         raise SystemExit(f"{url}: {non2xx.group(1)} failed responses\n{out}")
     return Figure(float(rps.group(1)) if rps else 0.0, to_ms(p50.group(1)) if p50 else float("nan"))
-
-
-def serve_command() -> list[str]:
-    script = Path(sys.executable).with_name("quay-harness")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "harness.cli"]
 
 
 def seed(db_path: Path, count: int, repo_id: int, namespace_id: int, performer_id: int, end: datetime) -> None:
@@ -127,8 +120,7 @@ def middle_token(db_path: Path, repo_id: int) -> str:
 def measure_size(count: int, args: argparse.Namespace) -> dict[str, Figure]:
     data = Path(tempfile.mkdtemp(prefix="qh-bench-logs-"))
     port = free_port()
-    proc = subprocess.Popen([*serve_command(), "serve", "--port", str(port), "--data-dir", str(data),
-                             "--superuser", "admin"])
+    proc = serve_reference(data, port)
     uncached: subprocess.Popen[bytes] | None = None
     try:
         base = f"http://127.0.0.1:{port}"
@@ -156,10 +148,8 @@ def measure_size(count: int, args: argparse.Namespace) -> dict[str, Figure]:
         deep_page = call("GET", deep_url, token=token)
         assert isinstance(deep_page["logs"], list) and len(deep_page["logs"]) == 20, deep_page
         # The same database behind a server with the read cache off: the figures of the database path itself.
-        (data / "no-read-cache.yaml").write_text("REFERENCE_READ_CACHE: false\n")
         db_port = free_port()
-        uncached = subprocess.Popen([*serve_command(), "serve", "--port", str(db_port), "--data-dir", str(data),
-                                     "--superuser", "admin", "--config", str(data / "no-read-cache.yaml")])
+        uncached = serve_reference(data, db_port, read_cache=False)
         wait(f"http://127.0.0.1:{db_port}/api/v1/discovery")
         db_url, db_deep_url = (u.replace(f":{port}/", f":{db_port}/") for u in (url, deep_url))
         wrk(url, 2, args.connections, token)  # warm-up
@@ -177,8 +167,7 @@ def measure_size(count: int, args: argparse.Namespace) -> dict[str, Figure]:
 
 def measure_bare(args: argparse.Namespace) -> Figure:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(port),
-                             "--log-level", "warning", "--no-access-log"], cwd=HERE)
+    proc = serve_bare(port)
     try:
         url = f"http://127.0.0.1:{port}/api/v1/repository/bench/repo"
         wait(url)

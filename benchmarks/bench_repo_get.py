@@ -11,14 +11,11 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 import urllib.request
 from pathlib import Path
 
-from common import free_port, wait  # sibling module: scripts run as python benchmarks/<name>.py
-
-HERE = Path(__file__).resolve().parent
+from common import free_port, serve_bare, serve_reference, wait  # sibling: run as python benchmarks/x.py
 
 
 def post(url: str, body: dict[str, object], token: str | None = None) -> dict[str, object]:
@@ -52,11 +49,9 @@ def main() -> None:
     try:
         data = tempfile.mkdtemp(prefix="qh-bench-")
         port = free_port()
-        procs.append(subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--port", str(port),
-                                       "--data-dir", data, "--superuser", "admin"]))
+        procs.append(serve_reference(Path(data), port))
         bare_port = free_port()
-        procs.append(subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(bare_port),
-                                       "--log-level", "warning", "--no-access-log"], cwd=HERE))
+        procs.append(serve_bare(bare_port))
         base = f"http://127.0.0.1:{port}"
         wait(f"{base}/api/v1/discovery")
         wait(f"http://127.0.0.1:{bare_port}/api/v1/repository/bench/repo")

@@ -43,7 +43,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from common import free_port, to_ms, wait  # noqa: E402  (sibling module; scripts run as python benchmarks/x.py)
+from common import free_port, serve_bare, serve_reference, to_ms, wait  # noqa: E402  (sibling module; scripts run as python benchmarks/x.py)
 
 from reference_server.storage import Storage  # noqa: E402
 from reference_server.storage import schema as t  # noqa: E402
@@ -222,17 +222,12 @@ def main() -> None:
     procs: list[subprocess.Popen[bytes]] = []
     try:
         port = args.port or free_port()
-        procs.append(subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--port", str(port),
-                                       "--data-dir", str(data), "--superuser", "admin"], cwd=ROOT))
+        procs.append(serve_reference(data, port))
         # A second server on the same database with the read cache off: the database path's own figures.
         uncached_port = free_port()
-        (data / "no-read-cache.yaml").write_text("REFERENCE_READ_CACHE: false\n")
-        procs.append(subprocess.Popen([sys.executable, "-m", "harness.cli", "serve", "--port", str(uncached_port),
-                                       "--data-dir", str(data), "--superuser", "admin",
-                                       "--config", str(data / "no-read-cache.yaml")], cwd=ROOT))
+        procs.append(serve_reference(data, uncached_port, read_cache=False))
         bare_port = args.bare_port or free_port()
-        procs.append(subprocess.Popen([sys.executable, "-m", "uvicorn", "bare_app:app", "--port", str(bare_port),
-                                       "--log-level", "warning", "--no-access-log"], cwd=HERE))
+        procs.append(serve_bare(bare_port))
         base = f"http://127.0.0.1:{port}/api/v1/repository/{ORG}"
         bare_url = f"http://127.0.0.1:{bare_port}/api/v1/repository/bench/repo"
         uncached = f"http://127.0.0.1:{uncached_port}/api/v1/repository/{ORG}"

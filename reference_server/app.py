@@ -165,13 +165,13 @@ class QuayApp:
         form: dict[str, str] = {}
         if op.form_body and raw:
             form = {k: str(v) for k, v in (await request.form()).items()}
-        seen: list[Identity] = []
+        identity: Identity | None = None  # who asked, for the error body's shape
 
         def execute(in_thread: bool = False) -> tuple[Any, Ctx]:
+            nonlocal identity
             with self.storage.transaction(read_only=request.method in _SAFE_METHODS) as db:
                 identity, _invalid_token = self.authn.authenticate(
                     db, request.headers.get("authorization"), session)
-                seen.append(identity)
                 if request.method not in _SAFE_METHODS and not (op.csrf_exempt or identity.kind is AuthKind.OAUTH):
                     sent = request.headers.get("x-csrf-token") or request.query_params.get("_csrf_token") \
                         or form.get("_csrf_token")
@@ -210,10 +210,9 @@ class QuayApp:
                 # Answers already in the cache were served above without the thread hop.
                 if self._offload_limiter is None:
                     self._offload_limiter = anyio.CapacityLimiter(OFFLOAD_THREADS)
-                seen.clear()
                 result, ctx = await anyio.to_thread.run_sync(execute, True, limiter=self._offload_limiter)
         except HttpError as exc:
-            return self._error(exc, not seen or seen[0].is_anonymous, request)
+            return self._error(exc, identity is None or identity.is_anonymous, request)
         except Exception:
             log.exception("unhandled error in %s", op.operation_id)
             return Response(json.dumps({"message": "Internal server error"}).encode(), 500,

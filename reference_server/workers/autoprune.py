@@ -190,8 +190,12 @@ class AutoPruneWorker:
         finally:
             # Cached reads (tags of a repository, ...) must not outlive what was just pruned; a pass that
             # pruned nothing (a policy re-run every poll with a zero interval) leaves them be.
-            if len(outcome.pruned) != before or namespace_id in outcome.failures:
-                self.storage.read_cache.bump()
+            self._bump_if_changed(outcome, before, namespace_id)
+
+    def _bump_if_changed(self, outcome: PruneOutcome, pruned_before: int, namespace_id: int) -> None:
+        """Empty the read cache after a namespace's pass if it pruned something (or failed half-way)."""
+        if len(outcome.pruned) != pruned_before or namespace_id in outcome.failures:
+            self.storage.read_cache.bump()
 
     def _run_default_policy(self, outcome: PruneOutcome) -> None:
         config = self.settings.default_policy
@@ -214,8 +218,7 @@ class AutoPruneWorker:
                 log.exception("default auto-prune policy failed on namespace %s", namespace_id)
                 outcome.failures[namespace_id] = str(exc)
             finally:
-                if len(outcome.pruned) != before or namespace_id in outcome.failures:
-                    self.storage.read_cache.bump()
+                self._bump_if_changed(outcome, before, namespace_id)
 
     # ---- the thread ---------------------------------------------------------------------------------------
 

@@ -14,16 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference_server.auth.scopes import RepoRole, Scope, TeamRole
+from reference_server.auth.scopes import Scope
 from reference_server.core.context import Ctx
 from reference_server.core.errors import data_model_error, invalid_request, not_found
 from reference_server.core.operation import (
+    ORG_ADMIN,
+    ORG_ADMIN_OR_GRO,
     ORGNAME,
+    REPO_ADMIN,
+    REPO_ADMIN_OR_GRO,
     REPOSITORY,
     Body,
     Operation,
-    OrgPermission,
-    RepoPermission,
     path_param,
 )
 from reference_server.core.render import Reply
@@ -209,45 +211,41 @@ _ORG_ONE = _ORG + "{policy_uuid}"
 _REPO = "/api/v1/repository/{repository}/immutabilitypolicy/"
 _REPO_ONE = _REPO + "{policy_uuid}"
 
-_ORG_READ = OrgPermission(TeamRole.ADMIN, global_readonly=True)
-_ORG_WRITE = OrgPermission(TeamRole.ADMIN)
-_REPO_READ = RepoPermission(RepoRole.ADMIN, global_readonly=True)
-_REPO_WRITE = RepoPermission(RepoRole.ADMIN)
 _TAG = "immutability_policy"
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", _ORG, "listOrgImmutabilityPolicies", _TAG,
               "List an organization's tag immutability policies.", list_org_immutability_policies,
-              Scope.ORG_ADMIN, _ORG_READ, params=(ORGNAME,), feature=FEATURE),
+              Scope.ORG_ADMIN, ORG_ADMIN_OR_GRO, params=(ORGNAME,), feature=FEATURE),
     Operation("POST", _ORG, "createOrgImmutabilityPolicy", _TAG,
               "Add a tag immutability policy to an organization and apply it to its existing tags.",
-              create_org_immutability_policy, Scope.ORG_ADMIN, _ORG_WRITE, params=(ORGNAME,), body=POLICY_BODY,
+              create_org_immutability_policy, Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME,), body=POLICY_BODY,
               success=201, order="validate-first", feature=FEATURE),
     Operation("GET", _ORG_ONE, "getOrgImmutabilityPolicy", _TAG,
               "Show one tag immutability policy of an organization.", get_org_immutability_policy,
-              Scope.ORG_ADMIN, _ORG_READ, params=(ORGNAME, POLICY_UUID), feature=FEATURE),
+              Scope.ORG_ADMIN, ORG_ADMIN_OR_GRO, params=(ORGNAME, POLICY_UUID), feature=FEATURE),
     Operation("PUT", _ORG_ONE, "updateOrgImmutabilityPolicy", _TAG,
               "Replace one tag immutability policy of an organization.", update_org_immutability_policy,
-              Scope.ORG_ADMIN, _ORG_WRITE, params=(ORGNAME, POLICY_UUID), body=POLICY_BODY, success=204,
+              Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME, POLICY_UUID), body=POLICY_BODY, success=204,
               order="validate-first", feature=FEATURE),
     Operation("DELETE", _ORG_ONE, "deleteOrgImmutabilityPolicy", _TAG,
               "Remove one tag immutability policy of an organization.", delete_org_immutability_policy,
-              Scope.ORG_ADMIN, _ORG_WRITE, params=(ORGNAME, POLICY_UUID), feature=FEATURE),
+              Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME, POLICY_UUID), feature=FEATURE),
     Operation("GET", _REPO, "listRepositoryImmutabilityPolicies", _TAG,
               "List a repository's own tag immutability policies.", list_repository_immutability_policies,
-              Scope.REPO_ADMIN, _REPO_READ, params=(REPOSITORY,), feature=FEATURE),
+              Scope.REPO_ADMIN, REPO_ADMIN_OR_GRO, params=(REPOSITORY,), feature=FEATURE),
     Operation("POST", _REPO, "createRepositoryImmutabilityPolicy", _TAG,
               "Add a tag immutability policy to a repository and apply it to its existing tags.",
-              create_repository_immutability_policy, Scope.REPO_ADMIN, _REPO_WRITE, params=(REPOSITORY,),
+              create_repository_immutability_policy, Scope.REPO_ADMIN, REPO_ADMIN, params=(REPOSITORY,),
               body=POLICY_BODY, success=201, feature=FEATURE),
     Operation("GET", _REPO_ONE, "getRepositoryImmutabilityPolicy", _TAG,
               "Show one tag immutability policy of a repository.", get_repository_immutability_policy,
-              Scope.REPO_ADMIN, _REPO_READ, params=(REPOSITORY, POLICY_UUID), feature=FEATURE),
+              Scope.REPO_ADMIN, REPO_ADMIN_OR_GRO, params=(REPOSITORY, POLICY_UUID), feature=FEATURE),
     Operation("PUT", _REPO_ONE, "updateRepositoryImmutabilityPolicy", _TAG,
               "Replace one tag immutability policy of a repository.", update_repository_immutability_policy,
-              Scope.REPO_ADMIN, _REPO_WRITE, params=(REPOSITORY, POLICY_UUID), body=POLICY_BODY, success=204,
+              Scope.REPO_ADMIN, REPO_ADMIN, params=(REPOSITORY, POLICY_UUID), body=POLICY_BODY, success=204,
               feature=FEATURE),
     Operation("DELETE", _REPO_ONE, "deleteRepositoryImmutabilityPolicy", _TAG,
               "Remove one tag immutability policy of a repository.", delete_repository_immutability_policy,
-              Scope.REPO_ADMIN, _REPO_WRITE, params=(REPOSITORY, POLICY_UUID), feature=FEATURE),
+              Scope.REPO_ADMIN, REPO_ADMIN, params=(REPOSITORY, POLICY_UUID), feature=FEATURE),
 )

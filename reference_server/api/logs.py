@@ -22,17 +22,18 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-from reference_server.auth.scopes import RepoRole, Scope, TeamRole, UserRole
+from reference_server.auth.scopes import Scope, UserRole
 from reference_server.core.context import Ctx, RunInThread
 from reference_server.core.errors import BAD_JSON_MESSAGE, MessageError, not_found
 from reference_server.core.operation import (
+    ORG_ADMIN_OR_GRO,
     ORGNAME,
+    REPO_ADMIN,
+    REPO_ADMIN_OR_GRO,
     REPOSITORY,
     Body,
     Operation,
-    OrgPermission,
     Param,
-    RepoPermission,
     SignedIn,
     SuperuserPermission,
     query_param,
@@ -406,8 +407,6 @@ def list_all_aggregate_logs(ctx: Ctx) -> Any:
 # ---- declarations ----------------------------------------------------------------------------------------
 
 USER_ADMIN = SignedIn(UserRole.ADMIN)
-ORG_ADMIN_OR_GRO = OrgPermission(TeamRole.ADMIN, global_readonly=True)
-REPO_ADMIN_OR_GRO = RepoPermission(RepoRole.ADMIN, global_readonly=True)
 SU_OR_GRO = SuperuserPermission(global_readonly=True)
 _LIST: tuple[Param, ...] = (NEXT_PAGE, PERFORMER, END, START)
 _AGG: tuple[Param, ...] = (PERFORMER, END, START)
@@ -445,7 +444,7 @@ _DECLARED = (
               Scope.REPO_ADMIN, REPO_ADMIN_OR_GRO, params=(REPOSITORY, *_WINDOW), feature=_AGGREGATED),
     Operation("POST", "/api/v1/repository/{repository}/exportlogs", "exportRepoLogs", "logs",
               "Export the audit entries of a repository to a callback URL or e-mail address.", export_repo_logs,
-              Scope.REPO_ADMIN, RepoPermission(RepoRole.ADMIN), params=(REPOSITORY, *_WINDOW), body=EXPORT_LOGS,
+              Scope.REPO_ADMIN, REPO_ADMIN, params=(REPOSITORY, *_WINDOW), body=EXPORT_LOGS,
               feature="LOG_EXPORT"),
     Operation("GET", "/api/v1/superuser/logs", "listAllLogs", "superuser",
               "Page through the audit entries of every namespace of the registry.", list_all_logs,

@@ -16,7 +16,15 @@ from reference_server.auth.identity import AuthKind
 from reference_server.auth.scopes import RepoRole, Scope, TeamRole, UserRole, parse_scopes
 from reference_server.core.context import Ctx
 from reference_server.core.errors import MessageError, Unauthorized, not_found
-from reference_server.core.operation import ORGNAME, Body, Operation, OrgPermission, path_param, query_param
+from reference_server.core.operation import (
+    ORG_ADMIN,
+    ORG_ADMIN_OR_GRO,
+    ORGNAME,
+    Body,
+    Operation,
+    path_param,
+    query_param,
+)
 from reference_server.core.render import Reply
 from reference_server.domain.models import User
 from reference_server.storage.apps import Application, AppToken
@@ -165,20 +173,19 @@ def delete_organization_application_token(ctx: Ctx, orgname: str, client_id: str
     return Reply(status=204)
 
 
-ADMIN = OrgPermission(TeamRole.ADMIN)
 PATH = "/api/v1/organization/{orgname}/applications/{client_id}/tokens"
 TAG = "organization_application_tokens"
 
 OPERATIONS = (
     Operation("GET", PATH, "listOrganizationApplicationTokens", TAG,
               "List the tokens minted for an application, newest first.", list_organization_application_tokens,
-              Scope.ORG_ADMIN, OrgPermission(TeamRole.ADMIN, global_readonly=True),
+              Scope.ORG_ADMIN, ORG_ADMIN_OR_GRO,
               params=(ORGNAME, CLIENT_ID, query_param("next_page", "Opaque token of the page to fetch."))),
     Operation("POST", PATH, "createOrganizationApplicationToken", TAG,
               "Mint a bearer token for an application; the token is shown only in this answer.",
-              create_organization_application_token, Scope.ORG_ADMIN, ADMIN, params=(ORGNAME, CLIENT_ID),
+              create_organization_application_token, Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME, CLIENT_ID),
               body=NEW_TOKEN, order="validate-first"),
     Operation("DELETE", PATH + "/{token_uuid}", "deleteOrganizationApplicationToken", TAG,
               "Revoke one token of an application.", delete_organization_application_token, Scope.ORG_ADMIN,
-              ADMIN, params=(ORGNAME, CLIENT_ID, TOKEN_UUID), success=204),
+              ORG_ADMIN, params=(ORGNAME, CLIENT_ID, TOKEN_UUID), success=204),
 )

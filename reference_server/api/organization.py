@@ -14,11 +14,12 @@ from reference_server.auth.scopes import Scope, TeamRole, UserRole
 from reference_server.core.context import Ctx
 from reference_server.core.errors import Unauthorized, data_model_error, invalid_request, not_found
 from reference_server.core.operation import (
+    ORG_ADMIN,
+    ORG_ADMIN_OR_GRO,
     ORGNAME,
     Anyone,
     Body,
     Operation,
-    OrgPermission,
     SignedIn,
     path_param,
 )
@@ -386,8 +387,6 @@ def reset_organization_application_client_secret(ctx: Ctx, orgname: str, client_
     return app_view(ctx, app, org)
 
 
-ADMIN = OrgPermission(TeamRole.ADMIN)
-ADMIN_OR_GRO = OrgPermission(TeamRole.ADMIN, global_readonly=True)
 
 OPERATIONS = (
     # Quay checks user:admin in a decorator before validating, so the permission comes first here.
@@ -399,46 +398,46 @@ OPERATIONS = (
               params=(ORGNAME,)),
     Operation("PUT", "/api/v1/organization/{orgname}", "changeOrganizationDetails", "organization",
               "Change an organization's e-mail, invoicing or tag expiration.", change_organization_details,
-              Scope.ORG_ADMIN, ADMIN, params=(ORGNAME,), body=UPDATE_ORG, order="validate-first"),
+              Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME,), body=UPDATE_ORG, order="validate-first"),
     Operation("DELETE", "/api/v1/organization/{orgname}", "deleteAdminedOrganization", "organization",
               "Delete an organization and everything in it.", delete_admined_organization, Scope.ORG_ADMIN,
-              ADMIN, params=(ORGNAME,), success=204, fresh_login=True),
+              ORG_ADMIN, params=(ORGNAME,), success=204, fresh_login=True),
     Operation("GET", "/api/v1/organization/{orgname}/collaborators", "getOrganizationCollaborators",
               "organization", "List users with direct repository permissions who sit in no team.",
-              get_organization_collaborators, Scope.ORG_ADMIN, ADMIN_OR_GRO, params=(ORGNAME,)),
+              get_organization_collaborators, Scope.ORG_ADMIN, ORG_ADMIN_OR_GRO, params=(ORGNAME,)),
     Operation("GET", "/api/v1/organization/{orgname}/members", "getOrganizationMembers", "organization",
               "List the human members of an organization with their teams.", get_organization_members,
-              Scope.ORG_ADMIN, ADMIN_OR_GRO, params=(ORGNAME,)),
+              Scope.ORG_ADMIN, ORG_ADMIN_OR_GRO, params=(ORGNAME,)),
     Operation("GET", "/api/v1/organization/{orgname}/members/{membername}", "getOrganizationMember",
               "organization", "Show one member's teams and direct repository permissions.",
-              get_organization_member, Scope.ORG_ADMIN, ADMIN_OR_GRO, params=(ORGNAME, MEMBERNAME)),
+              get_organization_member, Scope.ORG_ADMIN, ORG_ADMIN_OR_GRO, params=(ORGNAME, MEMBERNAME)),
     Operation("DELETE", "/api/v1/organization/{orgname}/members/{membername}", "removeOrganizationMember",
               "organization", "Remove a user from every team and repository of an organization.",
-              remove_organization_member, Scope.ORG_ADMIN, ADMIN, params=(ORGNAME, MEMBERNAME), success=204),
+              remove_organization_member, Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME, MEMBERNAME), success=204),
     Operation("GET", "/api/v1/app/{client_id}", "getApplicationInformation", "organization",
               "Show the public description of an OAuth application.", get_application_information, None,
               Anyone(), params=(CLIENT_ID,)),
     Operation("GET", "/api/v1/organization/{orgname}/applications", "getOrganizationApplications",
               "organization", "List an organization's OAuth applications.", get_organization_applications,
-              Scope.ORG_ADMIN, ADMIN_OR_GRO, params=(ORGNAME,)),
+              Scope.ORG_ADMIN, ORG_ADMIN_OR_GRO, params=(ORGNAME,)),
     Operation("POST", "/api/v1/organization/{orgname}/applications", "createOrganizationApplication",
               "organization", "Register an OAuth application for an organization.",
-              create_organization_application, Scope.ORG_ADMIN, ADMIN, params=(ORGNAME,), body=NEW_APP,
+              create_organization_application, Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME,), body=NEW_APP,
               order="validate-first"),
     Operation("GET", "/api/v1/organization/{orgname}/applications/{client_id}", "getOrganizationApplication",
               "organization", "Show one OAuth application of an organization.", get_organization_application,
-              Scope.ORG_ADMIN, ADMIN_OR_GRO, params=(ORGNAME, CLIENT_ID)),
+              Scope.ORG_ADMIN, ORG_ADMIN_OR_GRO, params=(ORGNAME, CLIENT_ID)),
     Operation("PUT", "/api/v1/organization/{orgname}/applications/{client_id}", "updateOrganizationApplication",
               "organization", "Replace the settings of an OAuth application.", update_organization_application,
-              Scope.ORG_ADMIN, ADMIN, params=(ORGNAME, CLIENT_ID), body=UPDATE_APP, order="validate-first"),
+              Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME, CLIENT_ID), body=UPDATE_APP, order="validate-first"),
     Operation("DELETE", "/api/v1/organization/{orgname}/applications/{client_id}",
               "deleteOrganizationApplication", "organization",
               "Delete an OAuth application and the tokens issued for it.", delete_organization_application,
-              Scope.ORG_ADMIN, ADMIN, params=(ORGNAME, CLIENT_ID), success=204),
+              Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME, CLIENT_ID), success=204),
     # Quay attaches no scope metadata here; the org-admin check still caps tokens at org:admin.
     Operation("POST", "/api/v1/organization/{orgname}/applications/{client_id}/resetclientsecret",
               "resetOrganizationApplicationClientSecret", "organization",
               "Replace an OAuth application's client secret with a new one.",
-              reset_organization_application_client_secret, None, ADMIN, params=(ORGNAME, CLIENT_ID),
+              reset_organization_application_client_secret, None, ORG_ADMIN, params=(ORGNAME, CLIENT_ID),
               internal=True, extra={"no_scope_metadata": True}),
 )

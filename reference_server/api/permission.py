@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference_server.auth.scopes import RepoRole, Scope
+from reference_server.auth.scopes import Scope
 from reference_server.core.context import Ctx
 from reference_server.core.errors import data_model_error, invalid_request, not_found
-from reference_server.core.operation import REPOSITORY, Body, Operation, RepoPermission, path_param
+from reference_server.core.operation import (
+    REPO_ADMIN,
+    REPO_ADMIN_OR_GRO,
+    REPOSITORY,
+    Body,
+    Operation,
+    path_param,
+)
 from reference_server.core.permissions import split_repository
 from reference_server.core.render import Reply, avatar
 from reference_server.domain.models import Repository, Team, User
@@ -164,37 +171,35 @@ TEAM_PERMISSION = Body("TeamPermission", {
 
 USERNAME = path_param("username", "The user or robot the permission is about.")
 TEAMNAME = path_param("teamname", "The team the permission is about.")
-ADMIN = RepoPermission(RepoRole.ADMIN)
-ADMIN_OR_READONLY = RepoPermission(RepoRole.ADMIN, global_readonly=True)
 _BASE = "/api/v1/repository/{repository}/permissions"
 
 OPERATIONS = (
     Operation("GET", _BASE + "/team/", "listRepoTeamPermissions", "permission",
               "List the teams holding a role on the repository.", list_repo_team_permissions,
-              Scope.REPO_ADMIN, ADMIN_OR_READONLY, params=(REPOSITORY,)),
+              Scope.REPO_ADMIN, REPO_ADMIN_OR_GRO, params=(REPOSITORY,)),
     Operation("GET", _BASE + "/team/{teamname}", "getTeamPermissions", "permission",
               "Show the role one team holds on the repository.", get_team_permissions, Scope.REPO_ADMIN,
-              ADMIN_OR_READONLY, params=(REPOSITORY, TEAMNAME)),
+              REPO_ADMIN_OR_GRO, params=(REPOSITORY, TEAMNAME)),
     Operation("PUT", _BASE + "/team/{teamname}", "changeTeamPermissions", "permission",
               "Grant or change a team's role on the repository.", change_team_permissions, Scope.REPO_ADMIN,
-              ADMIN, params=(REPOSITORY, TEAMNAME), body=TEAM_PERMISSION),
+              REPO_ADMIN, params=(REPOSITORY, TEAMNAME), body=TEAM_PERMISSION),
     Operation("DELETE", _BASE + "/team/{teamname}", "deleteTeamPermissions", "permission",
-              "Take a team's role on the repository away.", delete_team_permissions, Scope.REPO_ADMIN, ADMIN,
+              "Take a team's role on the repository away.", delete_team_permissions, Scope.REPO_ADMIN, REPO_ADMIN,
               params=(REPOSITORY, TEAMNAME), success=204),
     Operation("GET", _BASE + "/user/", "listRepoUserPermissions", "permission",
               "List the users and robots holding a direct role on the repository.", list_repo_user_permissions,
-              Scope.REPO_ADMIN, ADMIN_OR_READONLY, params=(REPOSITORY,)),
+              Scope.REPO_ADMIN, REPO_ADMIN_OR_GRO, params=(REPOSITORY,)),
     Operation("GET", _BASE + "/user/{username}", "getUserPermissions", "permission",
               "Show the direct role one user or robot holds on the repository.", get_user_permissions,
-              Scope.REPO_ADMIN, ADMIN_OR_READONLY, params=(REPOSITORY, USERNAME)),
+              Scope.REPO_ADMIN, REPO_ADMIN_OR_GRO, params=(REPOSITORY, USERNAME)),
     Operation("PUT", _BASE + "/user/{username}", "changeUserPermissions", "permission",
               "Grant or change a user's or robot's direct role on the repository.", change_user_permissions,
-              Scope.REPO_ADMIN, ADMIN, params=(REPOSITORY, USERNAME), body=USER_PERMISSION),
+              Scope.REPO_ADMIN, REPO_ADMIN, params=(REPOSITORY, USERNAME), body=USER_PERMISSION),
     Operation("DELETE", _BASE + "/user/{username}", "deleteUserPermissions", "permission",
               "Take a user's or robot's direct role on the repository away.", delete_user_permissions,
-              Scope.REPO_ADMIN, ADMIN, params=(REPOSITORY, USERNAME), success=204),
+              Scope.REPO_ADMIN, REPO_ADMIN, params=(REPOSITORY, USERNAME), success=204),
     Operation("GET", _BASE + "/user/{username}/transitive", "getUserTransitivePermission", "permission",
               "List every role a user holds on the repository, directly or through teams.",
-              get_user_transitive_permission, Scope.REPO_ADMIN, ADMIN_OR_READONLY,
+              get_user_transitive_permission, Scope.REPO_ADMIN, REPO_ADMIN_OR_GRO,
               params=(REPOSITORY, USERNAME)),
 )

@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference_server.auth.scopes import RepoRole, Scope, TeamRole, UserRole
+from reference_server.auth.scopes import Scope, UserRole
 from reference_server.core.context import Ctx
 from reference_server.core.errors import invalid_request, not_found
 from reference_server.core.operation import (
+    ORG_ADMIN,
+    ORG_ADMIN_OR_GRO,
     ORGNAME,
+    REPO_ADMIN,
+    REPO_ADMIN_OR_GRO,
     REPOSITORY,
     Body,
     Operation,
-    OrgPermission,
-    RepoPermission,
     SignedIn,
     path_param,
 )
@@ -244,47 +246,43 @@ _USER = "/api/v1/user/autoprunepolicy/"
 _USER_ONE = _USER + "{policy_uuid}"
 
 # Org admins manage; the global read-only superuser may read; full-access superusers pass everywhere.
-_ORG_READ = OrgPermission(TeamRole.ADMIN, global_readonly=True)
-_ORG_WRITE = OrgPermission(TeamRole.ADMIN)
-_REPO_READ = RepoPermission(RepoRole.ADMIN, global_readonly=True)
-_REPO_WRITE = RepoPermission(RepoRole.ADMIN)
 _USER_ADMIN = SignedIn(UserRole.ADMIN)
 
 OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", _ORG, "listOrganizationAutoPrunePolicies", "policy",
               "List an organization's auto-prune policies.", list_organization_auto_prune_policies,
-              Scope.ORG_ADMIN, _ORG_READ, params=(ORGNAME,), feature=FEATURE),
+              Scope.ORG_ADMIN, ORG_ADMIN_OR_GRO, params=(ORGNAME,), feature=FEATURE),
     Operation("POST", _ORG, "createOrganizationAutoPrunePolicy", "policy",
               "Add an auto-prune policy to an organization.", create_organization_auto_prune_policy,
-              Scope.ORG_ADMIN, _ORG_WRITE, params=(ORGNAME,), body=POLICY_BODY, success=201,
+              Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME,), body=POLICY_BODY, success=201,
               order="validate-first", feature=FEATURE),
     Operation("GET", _ORG_ONE, "getOrganizationAutoPrunePolicy", "policy",
               "Show one auto-prune policy of an organization.", get_organization_auto_prune_policy,
-              Scope.ORG_ADMIN, _ORG_READ, params=(ORGNAME, POLICY_UUID), feature=FEATURE),
+              Scope.ORG_ADMIN, ORG_ADMIN_OR_GRO, params=(ORGNAME, POLICY_UUID), feature=FEATURE),
     Operation("PUT", _ORG_ONE, "updateOrganizationAutoPrunePolicy", "policy",
               "Replace one auto-prune policy of an organization.", update_organization_auto_prune_policy,
-              Scope.ORG_ADMIN, _ORG_WRITE, params=(ORGNAME, POLICY_UUID), body=POLICY_BODY, success=204,
+              Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME, POLICY_UUID), body=POLICY_BODY, success=204,
               order="validate-first", feature=FEATURE),
     Operation("DELETE", _ORG_ONE, "deleteOrganizationAutoPrunePolicy", "policy",
               "Remove one auto-prune policy of an organization.", delete_organization_auto_prune_policy,
-              Scope.ORG_ADMIN, _ORG_WRITE, params=(ORGNAME, POLICY_UUID), feature=FEATURE),
+              Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME, POLICY_UUID), feature=FEATURE),
     Operation("GET", _REPO, "listRepositoryAutoPrunePolicies", "policy",
               "List a repository's own auto-prune policies.", list_repository_auto_prune_policies,
-              Scope.REPO_ADMIN, _REPO_READ, params=(REPOSITORY,), feature=FEATURE),
+              Scope.REPO_ADMIN, REPO_ADMIN_OR_GRO, params=(REPOSITORY,), feature=FEATURE),
     Operation("POST", _REPO, "createRepositoryAutoPrunePolicy", "policy",
               "Add an auto-prune policy to a repository.", create_repository_auto_prune_policy,
-              Scope.REPO_ADMIN, _REPO_WRITE, params=(REPOSITORY,), body=POLICY_BODY, success=201,
+              Scope.REPO_ADMIN, REPO_ADMIN, params=(REPOSITORY,), body=POLICY_BODY, success=201,
               feature=FEATURE),
     Operation("GET", _REPO_ONE, "getRepositoryAutoPrunePolicy", "policy",
               "Show one auto-prune policy of a repository.", get_repository_auto_prune_policy,
-              Scope.REPO_ADMIN, _REPO_READ, params=(REPOSITORY, POLICY_UUID), feature=FEATURE),
+              Scope.REPO_ADMIN, REPO_ADMIN_OR_GRO, params=(REPOSITORY, POLICY_UUID), feature=FEATURE),
     Operation("PUT", _REPO_ONE, "updateRepositoryAutoPrunePolicy", "policy",
               "Replace one auto-prune policy of a repository.", update_repository_auto_prune_policy,
-              Scope.REPO_ADMIN, _REPO_WRITE, params=(REPOSITORY, POLICY_UUID), body=POLICY_BODY, success=204,
+              Scope.REPO_ADMIN, REPO_ADMIN, params=(REPOSITORY, POLICY_UUID), body=POLICY_BODY, success=204,
               feature=FEATURE),
     Operation("DELETE", _REPO_ONE, "deleteRepositoryAutoPrunePolicy", "policy",
               "Remove one auto-prune policy of a repository.", delete_repository_auto_prune_policy,
-              Scope.REPO_ADMIN, _REPO_WRITE, params=(REPOSITORY, POLICY_UUID), feature=FEATURE),
+              Scope.REPO_ADMIN, REPO_ADMIN, params=(REPOSITORY, POLICY_UUID), feature=FEATURE),
     Operation("GET", _USER, "listUserAutoPrunePolicies", "policy",
               "List the auto-prune policies of the caller's own namespace.", list_user_auto_prune_policies,
               Scope.USER_ADMIN, _USER_ADMIN, feature=FEATURE),

@@ -4,10 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference_server.auth.scopes import Scope, TeamRole
+from reference_server.auth.scopes import Scope
 from reference_server.core.context import Ctx
 from reference_server.core.errors import data_model_error, invalid_request, not_found
-from reference_server.core.operation import ORGNAME, Body, Operation, OrgPermission, path_param
+from reference_server.core.operation import (
+    ORG_ADMIN,
+    ORG_ADMIN_OR_GRO,
+    ORGNAME,
+    Body,
+    Operation,
+    path_param,
+)
 from reference_server.core.render import Reply, avatar
 from reference_server.domain.models import Team, User
 from reference_server.storage.orgs import Prototype
@@ -139,22 +146,21 @@ def delete_organization_prototype_permission(ctx: Ctx, orgname: str, prototypeid
     return Reply(status=204)
 
 
-ADMIN = OrgPermission(TeamRole.ADMIN)
 PATH = "/api/v1/organization/{orgname}/prototypes"
 
 OPERATIONS = (
     Operation("GET", PATH, "getOrganizationPrototypePermissions", "prototype",
               "List an organization's default repository permissions.", get_organization_prototype_permissions,
-              Scope.ORG_ADMIN, OrgPermission(TeamRole.ADMIN, global_readonly=True), params=(ORGNAME,)),
+              Scope.ORG_ADMIN, ORG_ADMIN_OR_GRO, params=(ORGNAME,)),
     Operation("POST", PATH, "createOrganizationPrototypePermission", "prototype",
               "Add a default permission for repositories created in an organization.",
-              create_organization_prototype_permission, Scope.ORG_ADMIN, ADMIN, params=(ORGNAME,),
+              create_organization_prototype_permission, Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME,),
               body=NEW_PROTOTYPE, order="validate-first"),
     Operation("PUT", PATH + "/{prototypeid}", "updateOrganizationPrototypePermission", "prototype",
               "Change the role a default permission grants.", update_organization_prototype_permission,
-              Scope.ORG_ADMIN, ADMIN, params=(ORGNAME, PROTOTYPE_ID), body=PROTOTYPE_UPDATE,
+              Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME, PROTOTYPE_ID), body=PROTOTYPE_UPDATE,
               order="validate-first"),
     Operation("DELETE", PATH + "/{prototypeid}", "deleteOrganizationPrototypePermission", "prototype",
-              "Remove a default permission.", delete_organization_prototype_permission, Scope.ORG_ADMIN, ADMIN,
+              "Remove a default permission.", delete_organization_prototype_permission, Scope.ORG_ADMIN, ORG_ADMIN,
               params=(ORGNAME, PROTOTYPE_ID), success=204),
 )

@@ -4,10 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference_server.auth.scopes import RepoRole, Scope
+from reference_server.auth.scopes import Scope
 from reference_server.core.context import Ctx
 from reference_server.core.errors import MessageError
-from reference_server.core.operation import REPOSITORY, Operation, RepoPermission, path_param
+from reference_server.core.operation import (
+    REPO_ADMIN,
+    REPO_ADMIN_OR_GRO,
+    REPOSITORY,
+    Operation,
+    path_param,
+)
 from reference_server.domain.models import Repository
 from reference_server.storage.repos import AuthorizedEmail
 
@@ -51,10 +57,10 @@ _PATH = "/api/v1/repository/{repository}/authorizedemail/{email}"
 OPERATIONS = (
     Operation("GET", _PATH, "checkRepoEmailAuthorized", "repoemail",
               "Show whether an e-mail address may receive the repository's notifications.",
-              check_repo_email_authorized, Scope.REPO_ADMIN, RepoPermission(RepoRole.ADMIN, global_readonly=True),
+              check_repo_email_authorized, Scope.REPO_ADMIN, REPO_ADMIN_OR_GRO,
               params=(REPOSITORY, EMAIL), internal=True, feature="MAILING"),
     Operation("POST", _PATH, "sendAuthorizeRepoEmail", "repoemail",
               "Send a confirmation mail so an address may receive the repository's notifications.",
-              send_authorize_repo_email, Scope.REPO_ADMIN, RepoPermission(RepoRole.ADMIN),
+              send_authorize_repo_email, Scope.REPO_ADMIN, REPO_ADMIN,
               params=(REPOSITORY, EMAIL), internal=True, feature="MAILING"),
 )

@@ -20,6 +20,7 @@ from reference_server.core.errors import (
     not_found,
 )
 from reference_server.core.operation import (
+    REPO_ADMIN,
     REPOSITORY,
     Body,
     HandlerChecks,
@@ -310,12 +311,12 @@ OPERATIONS = (
     Operation("PUT", _REPO, "updateRepo", "repository", "Change a repository's description.", update_repo,
               Scope.REPO_WRITE, RepoPermission(RepoRole.WRITE), params=(REPOSITORY,), body=REPO_UPDATE),
     Operation("DELETE", _REPO, "deleteRepository", "repository", "Delete a repository.", delete_repository,
-              Scope.REPO_ADMIN, RepoPermission(RepoRole.ADMIN), params=(REPOSITORY,), success=204),
+              Scope.REPO_ADMIN, REPO_ADMIN, params=(REPOSITORY,), success=204),
     Operation("PUT", _REPO + "/changestate", "changeRepoState", "repository",
               "Set a repository's state (normal, read-only or mirror).", change_repo_state, Scope.REPO_ADMIN,
-              RepoPermission(RepoRole.ADMIN), params=(REPOSITORY,), body=CHANGE_STATE,
+              REPO_ADMIN, params=(REPOSITORY,), body=CHANGE_STATE,
               feature="REPO_MIRROR"),
     Operation("POST", _REPO + "/changevisibility", "changeRepoVisibility", "repository",
               "Make a repository public or private.", change_repo_visibility, Scope.REPO_ADMIN,
-              RepoPermission(RepoRole.ADMIN), params=(REPOSITORY,), body=CHANGE_VISIBILITY),
+              REPO_ADMIN, params=(REPOSITORY,), body=CHANGE_VISIBILITY),
 )

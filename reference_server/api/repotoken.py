@@ -5,9 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from reference_server.auth.scopes import RepoRole, Scope
+from reference_server.auth.scopes import Scope
 from reference_server.core.context import Ctx
-from reference_server.core.operation import REPOSITORY, Body, Operation, RepoPermission, path_param
+from reference_server.core.operation import (
+    REPO_ADMIN,
+    REPO_ADMIN_OR_GRO,
+    REPOSITORY,
+    Body,
+    Operation,
+    path_param,
+)
 
 NO_LONGER_SUPPORTED = "Handling of access tokens is no longer supported"
 CREATION_NO_LONGER_SUPPORTED = "Creation of access tokens is no longer supported"
@@ -48,21 +55,19 @@ TOKEN_PERMISSION = Body("TokenPermission", {
 })
 
 CODE = path_param("code", "The token's code.")
-ADMIN = RepoPermission(RepoRole.ADMIN)
-ADMIN_OR_READONLY = RepoPermission(RepoRole.ADMIN, global_readonly=True)
 _LIST = "/api/v1/repository/{repository}/tokens/"
 _ONE = "/api/v1/repository/{repository}/tokens/{code}"
 
 OPERATIONS = (
     Operation("GET", _LIST, "listRepoTokens", "repotoken", "Retired: list a repository's access tokens.",
-              list_repo_tokens, Scope.REPO_ADMIN, ADMIN_OR_READONLY, params=(REPOSITORY,), success=410),
+              list_repo_tokens, Scope.REPO_ADMIN, REPO_ADMIN_OR_GRO, params=(REPOSITORY,), success=410),
     Operation("POST", _LIST, "createToken", "repotoken", "Retired: create a repository access token.",
-              create_token, Scope.REPO_ADMIN, ADMIN, params=(REPOSITORY,), body=NEW_TOKEN, success=410),
+              create_token, Scope.REPO_ADMIN, REPO_ADMIN, params=(REPOSITORY,), body=NEW_TOKEN, success=410),
     Operation("GET", _ONE, "getTokens", "repotoken", "Retired: show one repository access token.",
-              get_tokens, Scope.REPO_ADMIN, ADMIN_OR_READONLY, params=(REPOSITORY, CODE), success=410),
+              get_tokens, Scope.REPO_ADMIN, REPO_ADMIN_OR_GRO, params=(REPOSITORY, CODE), success=410),
     Operation("PUT", _ONE, "changeToken", "repotoken", "Retired: change a repository access token's role.",
-              change_token, Scope.REPO_ADMIN, ADMIN, params=(REPOSITORY, CODE), body=TOKEN_PERMISSION,
+              change_token, Scope.REPO_ADMIN, REPO_ADMIN, params=(REPOSITORY, CODE), body=TOKEN_PERMISSION,
               success=410),
     Operation("DELETE", _ONE, "deleteToken", "repotoken", "Retired: delete a repository access token.",
-              delete_token, Scope.REPO_ADMIN, ADMIN, params=(REPOSITORY, CODE), success=410),
+              delete_token, Scope.REPO_ADMIN, REPO_ADMIN, params=(REPOSITORY, CODE), success=410),
 )

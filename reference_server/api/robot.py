@@ -12,6 +12,8 @@ from reference_server.auth.scopes import Scope, TeamRole, UserRole
 from reference_server.core.context import Ctx
 from reference_server.core.errors import MessageError, Unauthorized, data_model_error, invalid_request
 from reference_server.core.operation import (
+    ORG_ADMIN,
+    ORG_ADMIN_OR_GRO,
     ORGNAME,
     Body,
     Operation,
@@ -316,8 +318,6 @@ def delete_org_robot_federation(ctx: Ctx, orgname: str, robot_shortname: str) ->
 
 
 USER_ADMIN = SignedIn(UserRole.ADMIN)
-ORG_ADMIN = OrgPermission(TeamRole.ADMIN)
-ORG_ADMIN_OR_GRO = OrgPermission(TeamRole.ADMIN, global_readonly=True)
 _USER_ROBOT = "/api/v1/user/robots/{robot_shortname}"
 _ORG_ROBOT = "/api/v1/organization/{orgname}/robots/{robot_shortname}"
 _ORG_PARAMS = (ORGNAME, SHORTNAME)

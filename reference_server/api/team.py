@@ -13,11 +13,12 @@ from reference_server.auth.secrets import new_code
 from reference_server.core.context import Ctx
 from reference_server.core.errors import Unauthorized, data_model_error, invalid_request, not_found
 from reference_server.core.operation import (
+    ORG_ADMIN,
+    ORG_ADMIN_OR_GRO,
     ORGNAME,
     Body,
     HandlerChecks,
     Operation,
-    OrgPermission,
     SignedIn,
     path_param,
     query_param,
@@ -304,15 +305,14 @@ def decline_organization_team_invite(ctx: Ctx, code: str) -> Any:
     return Reply(status=204)
 
 
-ADMIN = OrgPermission(TeamRole.ADMIN)
 TEAM_PATH = "/api/v1/organization/{orgname}/team/{teamname}"
 
 OPERATIONS = (
     Operation("PUT", TEAM_PATH, "updateOrganizationTeam", "team",
               "Create a team or change its role and description.", update_organization_team, Scope.ORG_ADMIN,
-              ADMIN, params=(ORGNAME, TEAMNAME), body=TEAM_DESCRIPTION, order="validate-first"),
+              ORG_ADMIN, params=(ORGNAME, TEAMNAME), body=TEAM_DESCRIPTION, order="validate-first"),
     Operation("DELETE", TEAM_PATH, "deleteOrganizationTeam", "team",
-              "Delete a team of an organization.", delete_organization_team, Scope.ORG_ADMIN, ADMIN,
+              "Delete a team of an organization.", delete_organization_team, Scope.ORG_ADMIN, ORG_ADMIN,
               params=(ORGNAME, TEAMNAME), success=204),
     Operation("GET", TEAM_PATH + "/members", "getOrganizationTeamMembers", "team",
               "List a team's members, and for admins its pending invitations.", get_organization_team_members,
@@ -321,20 +321,20 @@ OPERATIONS = (
                   "includePending", "Also list pending invitations (admins only).", "boolean", default=False))),
     Operation("PUT", TEAM_PATH + "/members/{membername}", "updateOrganizationTeamMember", "team",
               "Add a member to a team, or invite them when they are new to the organization.",
-              update_organization_team_member, Scope.ORG_ADMIN, ADMIN, params=(ORGNAME, TEAMNAME, MEMBERNAME)),
+              update_organization_team_member, Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME, TEAMNAME, MEMBERNAME)),
     Operation("DELETE", TEAM_PATH + "/members/{membername}", "deleteOrganizationTeamMember", "team",
               "Remove a member from a team, or cancel their pending invitation.", delete_organization_team_member,
-              Scope.ORG_ADMIN, ADMIN, params=(ORGNAME, TEAMNAME, MEMBERNAME), success=204),
+              Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME, TEAMNAME, MEMBERNAME), success=204),
     Operation("PUT", TEAM_PATH + "/invite/{email}", "inviteTeamMemberEmail", "team",
-              "Invite an e-mail address to join a team.", invite_team_member_email, Scope.ORG_ADMIN, ADMIN,
+              "Invite an e-mail address to join a team.", invite_team_member_email, Scope.ORG_ADMIN, ORG_ADMIN,
               params=(ORGNAME, TEAMNAME, EMAIL), feature="MAILING"),
     Operation("DELETE", TEAM_PATH + "/invite/{email}", "deleteTeamMemberEmailInvite", "team",
               "Cancel the invitation of an e-mail address to a team.", delete_team_member_email_invite,
-              Scope.ORG_ADMIN, ADMIN, params=(ORGNAME, TEAMNAME, EMAIL), success=204, feature="MAILING"),
+              Scope.ORG_ADMIN, ORG_ADMIN, params=(ORGNAME, TEAMNAME, EMAIL), success=204, feature="MAILING"),
     # Quay attaches no scope metadata here; the org-admin check still caps tokens at org:admin.
     Operation("GET", TEAM_PATH + "/permissions", "getOrganizationTeamPermissions", "team",
               "List the repository permissions granted to a team.", get_organization_team_permissions, None,
-              OrgPermission(TeamRole.ADMIN, global_readonly=True), params=(ORGNAME, TEAMNAME),
+              ORG_ADMIN_OR_GRO, params=(ORGNAME, TEAMNAME),
               extra={"no_scope_metadata": True}),
     Operation("PUT", "/api/v1/teaminvite/{code}", "acceptOrganizationTeamInvite", "team",
               "Accept an invitation to join a team.", accept_organization_team_invite, Scope.USER_ADMIN,

@@ -165,3 +165,9 @@ def query_param(name: str, description: str, type: str = "string", default: Any 
 
 REPOSITORY = path_param("repository", "The full path of the repository, namespace/name.")
 ORGNAME = path_param("orgname", "The name of the organization.")
+
+# The admin-level checks most areas share, with and without the global read-only superuser (GRO) for reads.
+ORG_ADMIN = OrgPermission(TeamRole.ADMIN)
+ORG_ADMIN_OR_GRO = OrgPermission(TeamRole.ADMIN, global_readonly=True)
+REPO_ADMIN = RepoPermission(RepoRole.ADMIN)
+REPO_ADMIN_OR_GRO = RepoPermission(RepoRole.ADMIN, global_readonly=True)

@@ -94,6 +94,17 @@ def test_instance_secrets_survive_a_restart(tmp_path: Path) -> None:
     again.close()
 
 
+def test_servers_making_an_instance_secret_at_once_agree_on_the_first_stored(storage: Storage) -> None:
+    # Regression: two servers started together on a new database both made the registry's signing key and the
+    # second one died on the unique name.
+    def make_while_another_server_stores_its_own() -> str:
+        assert storage.instance_secret("race", lambda: "theirs") == "theirs"  # the other one inserts first
+        return "ours"
+
+    assert storage.instance_secret("race", make_while_another_server_stores_its_own) == "theirs"
+    assert storage.instance_secret("race", lambda: "never made") == "theirs"
+
+
 def test_token_owner_is_the_tokens_user_not_a_row_with_the_tokens_id(storage: Storage) -> None:
     # Regression: an unlabelled token id once shadowed the user id, so a token acted as another account.
     with storage.transaction() as db:

@@ -81,15 +81,14 @@ class TokenSigner:
                      access=access)
 
 
+def _new_key_pem() -> str:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption()).decode()
+
+
 def _load_or_create_key(storage: Storage) -> rsa.RSAPrivateKey:
-    with storage.transaction() as db:
-        pem = db.instance_secret(KEY_SECRET_NAME)
-        if pem is None:
-            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-            pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
-            db.put_instance_secret(KEY_SECRET_NAME, pem)
-            return key
+    pem = storage.instance_secret(KEY_SECRET_NAME, _new_key_pem)
     loaded = serialization.load_pem_private_key(pem.encode(), password=None)
     assert isinstance(loaded, rsa.RSAPrivateKey)
     return loaded

@@ -3,11 +3,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from reference_server.auth.secrets import Secrets
 from reference_server.storage import schema as t
@@ -83,15 +85,28 @@ class Storage:
         return self.engine.dialect.name
 
     def _load_secrets(self) -> Secrets:
+        # Each key is made only when the database has none yet.
+        hmac_key = self.instance_secret("hmac", lambda: Secrets.generate_keys()[0])
+        fernet_key = self.instance_secret("fernet", lambda: Secrets.generate_keys()[1])
+        self.session_key = bytes.fromhex(hmac_key)
+        return Secrets(bytes.fromhex(hmac_key), fernet_key.encode())
+
+    def instance_secret(self, name: str, make: Callable[[], str]) -> str:
+        """The named instance secret, made by `make` and stored on first use. Servers starting together on one
+        new database (the benchmarks start two) agree on the first value stored instead of failing on the
+        unique name: the insert skips an existing row, and every server reads back the stored one."""
+        query = select(t.instance_secret.c.value).where(t.instance_secret.c.name == name)
         with self.engine.begin() as conn:
-            rows = dict(conn.execute(select(t.instance_secret.c.name, t.instance_secret.c.value)).all())
-            if "hmac" not in rows:
-                hmac_key, fernet_key = Secrets.generate_keys()
-                conn.execute(insert(t.instance_secret), [{"name": "hmac", "value": hmac_key},
-                                                         {"name": "fernet", "value": fernet_key}])
-                rows = {"hmac": hmac_key, "fernet": fernet_key}
-        self.session_key = bytes.fromhex(rows["hmac"])
-        return Secrets(bytes.fromhex(rows["hmac"]), rows["fernet"].encode())
+            value: str | None = conn.execute(query).scalar()
+        if value is None:
+            candidate = make()
+            insert_new = (pg_insert if self.backend == "postgresql" else sqlite_insert)(t.instance_secret)
+            with self.engine.begin() as conn:
+                conn.execute(insert_new.values(name=name, value=candidate).on_conflict_do_nothing())
+            with self.engine.begin() as conn:
+                value = conn.execute(query).scalar()
+            assert value is not None
+        return value
 
     @contextmanager
     def transaction(self, read_only: bool = False, *, keep_cache: bool = False) -> Iterator[Db]:

@@ -193,16 +193,6 @@ _STORED_CHILDREN = select(t.manifest.c.digest).where(
 
 
 class RegistryQueries(BaseQueries):
-    # ---- instance secrets ------------------------------------------------------------------------------
-
-    def instance_secret(self, name: str) -> str | None:
-        value: str | None = self.conn.execute(
-            select(t.instance_secret.c.value).where(t.instance_secret.c.name == name)).scalar()
-        return value
-
-    def put_instance_secret(self, name: str, value: str) -> None:
-        self.conn.execute(insert(t.instance_secret).values(name=name, value=value))
-
     # ---- who pushed or pulled (audit metadata) ----------------------------------------------------------
 
     def oauth_token_application(self, token_id: int) -> tuple[str, str] | None:

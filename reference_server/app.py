@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
+import secrets
 import time
 from typing import Any
 
@@ -39,6 +41,8 @@ from reference_server.core.validation import (
 )
 from reference_server.registry import RegistryApp
 from reference_server.storage import Storage
+from reference_server.storage.cache import Shared
+from reference_server.storage.registry import now_ms
 
 OFFLOAD_THREADS = 4
 log = logging.getLogger("reference_server")
@@ -79,6 +83,8 @@ class QuayApp:
         # Worker threads for offloaded operations: a few are enough to keep the loop free on a small machine;
         # more would only make long queries compete for the same cores. Made on first use (needs the loop).
         self._offload_limiter: anyio.CapacityLimiter | None = None
+        # Keys the hash of credentials in shared-answer keys; per process, like the cache itself.
+        self._share_salt = secrets.token_bytes(32)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -89,6 +95,13 @@ class QuayApp:
         if scope["path"] == "/v2" or scope["path"].startswith("/v2/"):
             await self.registry(scope, receive, send)
             return
+        if scope["method"] == "GET":
+            key = self._shared_key(scope)
+            hit: Shared | None = None if key is None else self.storage.read_cache.peek_until(key, now_ms())
+            if hit is not None:
+                await send({"type": "http.response.start", "status": 200, "headers": hit.headers})
+                await send({"type": "http.response.body", "body": hit.body})
+                return
         request = Request(scope, receive)
         response = await self.handle(request)
         await response(scope, receive, send)
@@ -109,6 +122,38 @@ class QuayApp:
                 self.storage.close()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    # ---- shared answers ----------------------------------------------------------------------------------
+
+    def _shared_key(self, scope: Scope) -> tuple[Any, ...] | None:
+        """The key under which a GET's whole answer may be shared: path, query and a keyed hash of the
+        credentials (so the cache never holds a token). Requests with a cookie are never shared: a session's
+        identity and CSRF state live there."""
+        credentials = b""
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                credentials = credentials or value
+            elif name == b"cookie":
+                return None
+        digest = hashlib.blake2b(credentials, key=self._share_salt, digest_size=16).digest() if credentials else b""
+        return ("shared", scope["path"], scope["query_string"], digest)
+
+    def _share(self, request: Request, op: Operation, result: Any, ctx: Ctx, response: Response) -> None:
+        """Keep a shared_response operation's 200 answer for identical requests by the same caller, until the
+        next write (the read cache's generation), the handler's own limit, or the caller's token expiry."""
+        if not (op.shared_response and request.method == "GET" and isinstance(result, Reply)
+                and result.shared_until_ms is not None and response.status_code == 200
+                and "set_session" not in ctx.state):
+            return
+        key = self._shared_key(request.scope)
+        if key is None:
+            return
+        token = ctx.identity.token
+        until = result.shared_until_ms
+        if token is not None and token.expires_at_ms is not None:
+            until = min(until, token.expires_at_ms)
+        headers = [*response.raw_headers, *_CORS_RAW]
+        self.storage.read_cache.share(key, Shared(bytes(response.body), headers), until, ctx.db.cache_generation)
 
     # ---- dispatch ----------------------------------------------------------------------------------------
 
@@ -217,7 +262,10 @@ class QuayApp:
             log.exception("unhandled error in %s", op.operation_id)
             return Response(json.dumps({"message": "Internal server error"}).encode(), 500,
                             media_type="application/json")
-        return self._render(op, result, ctx)
+        response = self._render(op, result, ctx)
+        if op.shared_response:
+            self._share(request, op, result, ctx, response)
+        return response
 
     @staticmethod
     def _load_body(ctx: Ctx, op: Operation, raw: bytes, request: Request) -> None:

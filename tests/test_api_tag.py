@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 import reference_server.api.tag as tag_api
+import reference_server.app as app_module
 from reference_server.config import ConfigError
 from tests.conftest import Server
 from tests.test_registry import image, put_manifest, registry_token
@@ -280,6 +281,7 @@ def test_cached_pages_follow_writes_and_expiry_without_a_write(server: Server, m
     # A day and a second later v1 has expired by itself: the live listing drops it, the history keeps it.
     later = tag_api.now_ms() + 86_401_000
     monkeypatch.setattr(tag_api, "now_ms", lambda: later)
+    monkeypatch.setattr(app_module, "now_ms", lambda: later)  # the clock of shared whole answers
     assert [t["name"] for t in listing(server, onlyActiveTags=True)["tags"]] == ["v2"]
     assert listing(server) == history
     # A write (a new tag) shows at once on every cached page.

@@ -185,7 +185,8 @@ def list_repo_tags(ctx: Ctx, repository: str) -> Any:
 
     # Read requests share rendered pages through the read cache, which every write empties.
     key = ("tag_page", repo.id, page, limit, only_active, specific, exact, contains, immutable_feature)
-    return Reply(raw=ctx.db._cached_until(key, compute, at))
+    raw, until = ctx.db._cached_entry_until(key, compute, at)
+    return Reply(raw=raw, shared_until_ms=until)
 
 
 def repo_tag_map(ctx: Ctx, repo: Repository) -> dict[str, Any]:
@@ -447,6 +448,7 @@ OPERATIONS = (
     Operation("GET", _TAGS + "/", "listRepoTags", "tag",
               "List a repository's tags, every version newest first unless only active ones are asked for.",
               list_repo_tags, Scope.REPO_READ, RepoPermission(RepoRole.READ, global_readonly=True),
+              shared_response=True,
               params=(REPOSITORY,
                       query_param("onlyActiveTags", "Leave out ended (deleted, moved or expired) versions.",
                                   "boolean", default=False),

@@ -70,8 +70,10 @@ class Authenticator:
                     grant, user = found
                     scopes = parse_scopes(grant.scope) or frozenset()
                     if user.enabled and not user.robot:
+                        expires = grant.expires_at
                         info = TokenInfo(token_id=grant.token_id, application_id=grant.application_id,
-                                         application_name=grant.app_name)
+                                         application_name=grant.app_name,
+                                         expires_at_ms=expires.timestamp() * 1000 if expires else None)
                         return Identity(kind=AuthKind.OAUTH, user=user, scopes=scopes, token=info), False
                 return ANONYMOUS, True
         if session.user_uuid:

@@ -20,6 +20,8 @@ class TokenInfo:
     token_id: int
     application_id: int | None
     application_name: str | None
+    # When the token stops working (epoch ms), if ever: answers shared with this caller end there too.
+    expires_at_ms: float | None = None
 
 
 @dataclass(frozen=True)

@@ -119,6 +119,10 @@ class Operation:
     form_body: bool = False
     # Runs in a worker thread (read-only operations whose queries can take long on big data), off the event loop.
     offload: bool = False
+    # A 200 answer may be kept whole and sent again for the same path, query and credentials, until the next
+    # write or the handler's Reply.shared_until_ms. Only for GETs whose answer depends on nothing else (no host,
+    # no clock beyond that instant) and that write nothing (no audit entry).
+    shared_response: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -138,6 +142,8 @@ class Operation:
             raise ValueError(f"{where}: a guarded operation must declare its OAuth scope")
         if self.offload and self.method != "GET":
             raise ValueError(f"{where}: only read-only operations may run in a worker thread")
+        if self.shared_response and self.method != "GET":
+            raise ValueError(f"{where}: only read-only operations may share their answers")
         if isinstance(self.permission, RepoPermission) and "repository" not in placeholders:
             raise ValueError(f"{where}: RepoPermission needs a {{repository}} placeholder")
         if isinstance(self.permission, OrgPermission) and self.permission.param not in placeholders:

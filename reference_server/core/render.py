@@ -37,3 +37,5 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str = "application/json"
     raw: bytes | None = None  # sent as is, bypassing JSON encoding
+    # For operations declared `shared_response`: until when (epoch ms) this answer holds if nothing is written.
+    shared_until_ms: float | None = None

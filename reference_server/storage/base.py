@@ -117,6 +117,13 @@ class BaseQueries:
             return compute()[0]
         return self.cache.get_until(key, compute, now, self.cache_generation)
 
+    def _cached_entry_until(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]],
+                            now: float) -> tuple[T, float]:
+        """`_cached_until` that also tells until when the value holds."""
+        if self.cache is None:
+            return compute()
+        return self.cache.entry_until(key, compute, now, self.cache_generation)
+
     def _peek_until(self, key: tuple[Any, ...], now: float) -> Any | None:
         return None if self.cache is None else self.cache.peek_until(key, now)
 

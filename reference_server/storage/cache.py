@@ -12,9 +12,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 T = TypeVar("T")
+
+
+class Shared(NamedTuple):
+    """A whole response kept for identical requests: body and raw ASGI headers (status is always 200)."""
+
+    body: bytes
+    headers: list[tuple[bytes, bytes]]
+
 _MAX_ENTRIES = 50_000
 # Rendered responses (bytes) are the big entries; their total is bounded separately.
 _MAX_BYTES = 64 * 1024 * 1024
@@ -37,7 +45,7 @@ class ReadCache:
     def _store(self, key: tuple[Any, ...], entry: Any, value: Any, gen: int | None) -> None:
         if gen is not None and gen != self.generation:
             return  # computed from data older than the last write
-        size = len(value) if isinstance(value, bytes) else 0
+        size = len(value) if isinstance(value, bytes) else len(value[0]) if isinstance(value, Shared) else 0
         if len(self._data) >= _MAX_ENTRIES or self._bytes + size > _MAX_BYTES:
             self.bump()
         self._data[key] = entry
@@ -63,13 +71,23 @@ class ReadCache:
                   gen: int | None = None) -> T:
         """Like `get`, for values that also go stale with time: `compute` returns (value, valid until), and an
         entry past its time is computed again (e.g. tag lists, where a tag's expiry ends it without a write)."""
+        return self.entry_until(key, compute, now, gen)[0]
+
+    def entry_until(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]], now: float,
+                    gen: int | None = None) -> tuple[T, float]:
+        """`get_until` that also tells until when the value holds."""
         found = self._valid(key, now)
         if found is not None:
-            return found[0]  # type: ignore[no-any-return]
+            return found
         value, until = compute()
         if self.enabled:
             self._store(key, (value, until), value, gen)
-        return value
+        return value, until
+
+    def share(self, key: tuple[Any, ...], response: Shared, until: float, gen: int | None) -> None:
+        """Keep a whole rendered response until `until`, unless a write came since `gen` (see the app)."""
+        if self.enabled:
+            self._store(key, (response, until), response, gen)
 
     def peek_until(self, key: tuple[Any, ...], now: float) -> Any | None:
         """The value of a `get_until` entry still valid at `now`, or None; never computes."""

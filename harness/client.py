@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -42,8 +43,9 @@ class QuayClient:
     request carries it, so the audit `ledger` knows who performed each mutating call."""
 
     def __init__(self, base_url: str, auth: httpx.Auth | None, catalog: Catalog, recorder: Recorder | None = None,
-                 *, transport: httpx.BaseTransport | None = None, timeout: float = 30.0, verify: bool = True,
-                 name: str = "anonymous", identity: str | None = None, ledger: Ledger | None = None) -> None:
+                 *, transport: httpx.BaseTransport | None = None, timeout: float = 30.0,
+                 verify: bool | ssl.SSLContext = True, name: str = "anonymous", identity: str | None = None,
+                 ledger: Ledger | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.catalog = catalog
         self.name = name

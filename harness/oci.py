@@ -21,6 +21,7 @@ import io
 import json
 import random
 import re
+import ssl
 import tarfile
 import threading
 from collections.abc import Mapping, Sequence
@@ -241,7 +242,7 @@ class RegistryClient:
 
     def __init__(self, base_url: str, username: str | None = None, password: str | None = None,
                  transport: httpx.BaseTransport | None = None, *, recorder: Recorder | None = None,
-                 timeout: float = 60.0, verify: bool = True) -> None:
+                 timeout: float = 60.0, verify: bool | ssl.SSLContext = True) -> None:
         register_secret(password)
         self.base_url = base_url.rstrip("/")
         self.username = username

@@ -108,6 +108,9 @@ class Target:
         self.recorder = recorder or Recorder()
         self.transport = transport
         self.prefix = config.worker_prefix(worker)
+        # One TLS context for every client of this target: building one loads the CA bundle (about 20 ms), and
+        # the suites make a client per persona and scope, hundreds per run.
+        self.tls = httpx.create_ssl_context(verify=config.verify_tls)
         self.journal = Journal(config.run_dir / f"journal-{self.prefix}.jsonl")
         self._counter = itertools.count(1)
         self._clients: list[QuayClient] = []
@@ -115,7 +118,7 @@ class Target:
         if config.audit_log_check:
             # Its own client (no hooks): reading the logs must never be recorded, nor reenter a hooked client.
             reader = QuayClient(self.base_url, self._admin_auth(), catalog, transport=transport,
-                                timeout=config.request_timeout, verify=config.verify_tls, name="admin[audit]",
+                                timeout=config.request_timeout, verify=self.tls, name="admin[audit]",
                                 identity=self._admin_name)
             self._clients.append(reader)
             self.audit.verify = Verifier(SuperuserLogReader(reader), retry_s=config.audit_log_retry_s)
@@ -169,7 +172,7 @@ class Target:
         if identity is None and isinstance(auth, SessionAuth):
             identity = auth.username
         client = QuayClient(self.base_url, auth, self.catalog, self.recorder, transport=self.transport,
-                            timeout=self.config.request_timeout, verify=self.config.verify_tls, name=name,
+                            timeout=self.config.request_timeout, verify=self.tls, name=name,
                             identity=identity, ledger=self.audit)
         self._clients.append(client)
         return client

@@ -32,7 +32,7 @@ class ImagePusher:
         if persona.password is None:
             raise HarnessError(f"{persona.name} has no password, so it cannot get a registry token")
         self.registry = RegistryClient(target.base_url, persona.name, persona.password, target.transport,
-                                       timeout=target.config.request_timeout, verify=target.config.verify_tls)
+                                       timeout=target.config.request_timeout, verify=target.tls)
 
     def close(self) -> None:
         self.registry.close()

@@ -31,7 +31,7 @@ def connect(target: Target) -> Iterator[Connect]:
     def make(username: str | None, password: str | None) -> RegistryClient:
         client = RegistryClient(target.base_url, username, password, transport=target.transport,
                                 recorder=target.recorder, timeout=target.config.request_timeout,
-                                verify=target.config.verify_tls)
+                                verify=target.tls)
         made.append(client)
         return client
 

@@ -188,7 +188,7 @@ def context(target: Target, world: World, harness_config: HarnessConfig) -> Iter
     owner = world.admin if world.admin.password else world.user()
     registry = RegistryClient(target.base_url, owner.name, owner.password, transport=target.transport,
                               recorder=target.recorder, timeout=target.config.request_timeout,
-                              verify=target.config.verify_tls)
+                              verify=target.tls)
     # changeTag's `immutable` exists only with FEATURE_IMMUTABLE_TAGS, which brings the immutability operations.
     immutability = "createRepositoryImmutabilityPolicy" in target.catalog
     try:

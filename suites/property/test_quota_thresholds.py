@@ -156,7 +156,7 @@ def context(target: Target, world: World, harness_config: HarnessConfig) -> Iter
     owner = world.user()
     registry = RegistryClient(target.base_url, owner.name, owner.password, transport=target.transport,
                               recorder=target.recorder, timeout=target.config.request_timeout,
-                              verify=target.config.verify_tls)
+                              verify=target.tls)
     try:
         yield Context(target, world, owner, registry)
     finally:

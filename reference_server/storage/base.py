@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from reference_server.auth.authz import Grants
 from reference_server.auth.scopes import RepoRole, TeamRole
@@ -90,6 +90,33 @@ def team_from_row(row: Any) -> Team:
                 description=m["description"] or "")
 
 
+# The lookups behind every request's authentication and permission check, built once: building a statement
+# costs SQLAlchemy more than running it (about 200 us against 80 us for a user by name on SQLite), and after
+# every write these run again for each caller.
+_USER_BY_NAME = select(*_USER_COLS).where(t.user.c.username == bindparam("username"))
+_USER_BY_ID = select(*_USER_COLS).where(t.user.c.id == bindparam("user_id"))
+_TOKEN_OWNER = (
+    # The token's id needs its own label: unlabelled, it shadows the user's "id" in the row mapping.
+    select(t.oauth_token.c.id.label("token_id"), t.oauth_token.c.scope, t.oauth_token.c.expires_at,
+           t.oauth_token.c.application_id, t.oauth_application.c.name.label("app_name"), *_USER_COLS)
+    .select_from(t.oauth_token.join(t.user, t.user.c.id == t.oauth_token.c.user_id)
+                 .outerjoin(t.oauth_application, t.oauth_application.c.id == t.oauth_token.c.application_id))
+    .where(t.oauth_token.c.token_hash == bindparam("digest")))
+_REPOSITORY = (
+    select(*_REPO_COLS)
+    .select_from(t.repository.join(t.user, t.user.c.id == t.repository.c.namespace_id))
+    .where(t.user.c.username == bindparam("namespace"), t.repository.c.name == bindparam("name")))
+_ORG_TEAM_ROLES = (
+    select(t.team.c.role)
+    .select_from(t.team.join(t.team_member, t.team_member.c.team_id == t.team.c.id))
+    .where(t.team.c.org_id == bindparam("org_id"), t.team_member.c.user_id == bindparam("user_id")))
+_REPO_ROLES = select(t.repo_permission.c.role).where(
+    t.repo_permission.c.repository_id == bindparam("repo_id"),
+    or_(t.repo_permission.c.user_id == bindparam("user_id"),
+        t.repo_permission.c.team_id.in_(select(t.team_member.c.team_id)
+                                        .where(t.team_member.c.user_id == bindparam("user_id")))))
+
+
 @dataclass(frozen=True)
 class TokenGrant:
     """The parts of an OAuth token row that authentication needs."""
@@ -139,14 +166,14 @@ class BaseQueries:
         return self._cached(("user_by_name", username), lambda: self._user_by_name(username))
 
     def _user_by_name(self, username: str) -> User | None:
-        row = self.conn.execute(select(*_USER_COLS).where(t.user.c.username == username)).first()
+        row = self.conn.execute(_USER_BY_NAME, {"username": username}).first()
         return user_from_row(row) if row else None
 
     def user_by_id(self, user_id: int) -> User | None:
         return self._cached(("user_by_id", user_id), lambda: self._user_by_id(user_id))
 
     def _user_by_id(self, user_id: int) -> User | None:
-        row = self.conn.execute(select(*_USER_COLS).where(t.user.c.id == user_id)).first()
+        row = self.conn.execute(_USER_BY_ID, {"user_id": user_id}).first()
         return user_from_row(row) if row else None
 
     def user_by_uuid(self, uuid: str) -> User | None:
@@ -206,16 +233,7 @@ class BaseQueries:
         return found
 
     def _oauth_token_owner(self, digest: str) -> tuple[TokenGrant, User] | None:
-        tok = t.oauth_token
-        app = t.oauth_application
-        row = self.conn.execute(
-            # The token's id needs its own label: unlabelled, it shadows the user's "id" in the row mapping.
-            select(tok.c.id.label("token_id"), tok.c.scope, tok.c.expires_at, tok.c.application_id,
-                   app.c.name.label("app_name"), *_USER_COLS)
-            .select_from(tok.join(t.user, t.user.c.id == tok.c.user_id)
-                         .outerjoin(app, app.c.id == tok.c.application_id))
-            .where(tok.c.token_hash == digest)
-        ).first()
+        row = self.conn.execute(_TOKEN_OWNER, {"digest": digest}).first()
         if row is None:
             return None
         m = row._mapping
@@ -229,11 +247,7 @@ class BaseQueries:
         return self._cached(("repository", namespace, name), lambda: self._repository(namespace, name))
 
     def _repository(self, namespace: str, name: str) -> Repository | None:
-        row = self.conn.execute(
-            select(*_REPO_COLS)
-            .select_from(t.repository.join(t.user, t.user.c.id == t.repository.c.namespace_id))
-            .where(t.user.c.username == namespace, t.repository.c.name == name)
-        ).first()
+        row = self.conn.execute(_REPOSITORY, {"namespace": namespace, "name": name}).first()
         return repo_from_row(row) if row else None
 
     def repository_by_id(self, repo_id: int) -> Repository | None:
@@ -245,22 +259,12 @@ class BaseQueries:
         return repo_from_row(row) if row else None
 
     def org_team_role(self, user_id: int, org_id: int) -> TeamRole:
-        roles = self.conn.execute(
-            select(t.team.c.role)
-            .select_from(t.team.join(t.team_member, t.team_member.c.team_id == t.team.c.id))
-            .where(t.team.c.org_id == org_id, t.team_member.c.user_id == user_id)
-        ).scalars().all()
+        roles = self.conn.execute(_ORG_TEAM_ROLES, {"org_id": org_id, "user_id": user_id}).scalars().all()
         return max((TEAM_ROLE[r] for r in roles), default=TeamRole.NONE)
 
     def repo_role(self, user_id: int, repo_id: int) -> RepoRole:
         """Highest direct or team-derived permission of a user on one repository."""
-        my_teams = select(t.team_member.c.team_id).where(t.team_member.c.user_id == user_id)
-        roles = self.conn.execute(
-            select(t.repo_permission.c.role).where(
-                t.repo_permission.c.repository_id == repo_id,
-                or_(t.repo_permission.c.user_id == user_id, t.repo_permission.c.team_id.in_(my_teams)),
-            )
-        ).scalars().all()
+        roles = self.conn.execute(_REPO_ROLES, {"repo_id": repo_id, "user_id": user_id}).scalars().all()
         return max((REPO_ROLE[r] for r in roles), default=RepoRole.NONE)
 
     def grants(self, user: User | None, namespace: User | None, repo: Repository | None) -> Grants:

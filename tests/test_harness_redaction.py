@@ -8,7 +8,15 @@ import httpx
 
 from harness.auth import BearerAuth, mint_token
 from harness.reporting.recorder import Recorder
-from harness.reporting.redact import MASK, redact_body, redact_headers, redact_json, redact_url, scrub
+from harness.reporting.redact import (
+    MASK,
+    redact_body,
+    redact_headers,
+    redact_json,
+    redact_url,
+    register_secret,
+    scrub,
+)
 
 
 def test_headers_mask_authorization_cookies_and_csrf() -> None:
@@ -40,6 +48,15 @@ def test_form_bodies_and_registered_secrets_are_masked() -> None:
     BearerAuth("registered-secret-value-1")
     assert scrub("error mentioning registered-secret-value-1 here") == f"error mentioning {MASK} here"
     assert "registered-secret-value-1" not in redact_body("plain registered-secret-value-1", "text/plain")
+
+
+def test_every_occurrence_of_overlapping_secrets_is_masked_whole() -> None:
+    for value in ("outer-SECRET-inner-part", "SECRET-inner", "part-and-more-xyz", "lonely-secret-42"):
+        register_secret(value)
+    # One secret inside another, one overlapping its end, a repeat, and text the secrets leave alone.
+    text = "a outer-SECRET-inner-part-and-more-xyz b SECRET-inner c lonely-secret-42 lonely-secret-42 d"
+    assert scrub(text) == f"a {MASK} b {MASK} c {MASK} {MASK} d"
+    assert scrub("nothing to hide") == "nothing to hide" and scrub("") == ""
 
 
 def test_recorder_captures_exchanges_without_secrets() -> None:

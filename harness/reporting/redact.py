@@ -11,6 +11,8 @@ import threading
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import ahocorasick  # type: ignore[import-not-found]
+
 MASK = "**********"
 SECRET_KEYS = frozenset({
     "token", "password", "access_token", "token_code", "client_secret", "secret", "encrypted_password",
@@ -21,23 +23,54 @@ _MIN_SECRET_LEN = 6
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
+# Every known secret in one Aho-Corasick automaton: a run learns thousands of tokens, and looking for each one in
+# turn made scrubbing the harness's biggest cost. Rebuilt on the first scrub after a new secret.
+_matcher: Any = None
 
 
 def register_secret(value: str | None) -> None:
     """Remember a secret so `scrub` hides it wherever it shows up. Short values are ignored: masking 'abc'
     everywhere would make reports unreadable and they are not real credentials anyway."""
+    global _matcher
     if value and len(value) >= _MIN_SECRET_LEN:
         with _lock:
-            _secrets.add(value)
+            if value not in _secrets:
+                _secrets.add(value)
+                _matcher = None
+
+
+def _current_matcher() -> Any:
+    global _matcher
+    with _lock:
+        if _matcher is None and _secrets:
+            automaton = ahocorasick.Automaton()
+            for secret in _secrets:
+                automaton.add_word(secret, len(secret))
+            automaton.make_automaton()
+            _matcher = automaton
+        return _matcher
 
 
 def scrub(text: str) -> str:
-    with _lock:
-        known = sorted(_secrets, key=len, reverse=True)
-    for secret in known:
-        if secret in text:
-            text = text.replace(secret, MASK)
-    return text
+    """`text` with every character covered by a known secret masked; overlapping or adjacent occurrences become
+    one mask."""
+    matcher = _current_matcher()
+    if matcher is None or not text:
+        return text
+    spans = sorted((end + 1 - length, end + 1) for end, length in matcher.iter(text))
+    if not spans:
+        return text
+    out: list[str] = []
+    done = 0  # text[:done] is already in `out`
+    start, stop = spans[0]
+    for begin, end in spans[1:]:
+        if begin <= stop:  # overlaps or touches the current run
+            stop = max(stop, end)
+            continue
+        out += [text[done:start], MASK]
+        done, (start, stop) = stop, (begin, end)
+    out += [text[done:start], MASK, text[stop:]]
+    return "".join(out)
 
 
 def _is_secret_key(key: str) -> bool:

@@ -56,7 +56,10 @@ def server_config(superuser: str = "admin", full_access: bool = False,
                               "FEATURE_IMMUTABLE_TAGS": True,
                               # Quay's own keys for the prune worker's cadence (defaults 30 s and 60 min): a test
                               # configuration polls every second and may re-run a namespace at once.
-                              "AUTO_PRUNING_POLL_PERIOD": 1, "AUTOPRUNE_TASK_RUN_MINIMUM_INTERVAL_MINUTES": 0}
+                              "AUTO_PRUNING_POLL_PERIOD": 1, "AUTOPRUNE_TASK_RUN_MINIMUM_INTERVAL_MINUTES": 0,
+                              # Ours: the server lives as long as the run, on a temporary database, and the suites
+                              # create thousands of users; the standard password hashing cost would dominate it.
+                              "REFERENCE_FAST_PASSWORD_HASHING": True}
     for name, value in (features or {}).items():
         key = name.upper()
         config[key if key.startswith("FEATURE_") else f"FEATURE_{key}"] = value

@@ -17,6 +17,7 @@ from starlette.types import Receive, Scope, Send
 from reference_server.api import OPERATIONS
 from reference_server.auth.authn import SESSION_COOKIE, Authenticator, SessionData
 from reference_server.auth.identity import AuthKind, Identity
+from reference_server.auth.secrets import FAST_HASHER, STANDARD_HASHER
 from reference_server.config import ServerConfig
 from reference_server.core import permissions
 from reference_server.core.context import Ctx, RunInThread
@@ -75,6 +76,7 @@ class QuayApp:
         self.config = config
         self.storage = storage
         storage.read_cache.enabled = config.read_cache
+        storage.secrets.password_hasher = FAST_HASHER if config.fast_password_hashing else STANDARD_HASHER
         self.operations = enabled_operations(config)
         self.router = Router(self.operations)
         self.authn = Authenticator(storage.session_key)

@@ -79,6 +79,8 @@ class ServerConfig:
     # Ours, not Quay's: whether read requests share lookups and rendered pages (benchmarks switch it off to
     # measure the database path).
     read_cache: bool = True
+    # Ours: argon2id at its lowest cost, for throwaway servers (the harness's own); never where passwords matter.
+    fast_password_hashing: bool = False
     raw: dict[str, Any] = field(default_factory=dict)
 
     def feature(self, name: str) -> bool:
@@ -127,10 +129,8 @@ class ServerConfig:
             cfg.app_specific_token_expiration_s = duration_seconds(str(data["APP_SPECIFIC_TOKEN_EXPIRATION"]))
         if "REGISTRY_TITLE" in data:
             cfg.registry_title = str(data["REGISTRY_TITLE"])
-        if "REFERENCE_READ_CACHE" in data:
-            if not isinstance(data["REFERENCE_READ_CACHE"], bool):
-                raise ConfigError(f"REFERENCE_READ_CACHE must be true or false, not {data['REFERENCE_READ_CACHE']!r}")
-            cfg.read_cache = data["REFERENCE_READ_CACHE"]
+        cfg.read_cache = _switch(data, "REFERENCE_READ_CACHE", cfg.read_cache)
+        cfg.fast_password_hashing = _switch(data, "REFERENCE_FAST_PASSWORD_HASHING", cfg.fast_password_hashing)
         for option in (*cfg.tag_expiration_options, cfg.default_tag_expiration):
             if not option or option[-1] not in _UNIT or not option[:-1].isdigit():
                 raise ConfigError(f"invalid duration {option!r} in tag expiration settings")
@@ -152,6 +152,13 @@ class ServerConfig:
             if name not in cfg.super_users:
                 cfg.super_users.append(name)
         return cfg
+
+
+def _switch(data: dict[str, Any], key: str, default: bool) -> bool:
+    value = data.get(key, default)
+    if not isinstance(value, bool):
+        raise ConfigError(f"{key} must be true or false, not {value!r}")
+    return value
 
 
 def _names(data: dict[str, Any], key: str) -> list[str]:

@@ -10,7 +10,6 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from reference_server.api import OPERATIONS
-from reference_server.auth.secrets import verify_password
 from reference_server.storage import schema as t
 from reference_server.storage.base import new_uuid, now
 from tests.conftest import Server
@@ -89,7 +88,7 @@ def test_create_install_user_returns_a_working_password(server: Server) -> None:
     with server.storage.transaction() as db:
         user = db.user_by_name("newbie")
         assert user is not None and not user.verified  # mail is on, so the address still needs confirming
-        assert verify_password(db.password_hash(user.id), body["password"])
+        assert db.secrets.verify_password(db.password_hash(user.id), body["password"])
         mail = db.conn.execute(select(t.outbox.c.kind, t.outbox.c.recipient)).all()
     assert ("confirm_email", "n@example.com") in [tuple(m) for m in mail]
     assert logs(server, "user_create")[-1]["username"] == "newbie"
@@ -128,7 +127,7 @@ def test_get_change_and_delete_install_user(server: Server) -> None:
     with server.storage.transaction() as db:
         bob = db.user_by_name("bob")
         assert bob is not None and not bob.enabled and bob.email == "bob2@example.com"
-        assert verify_password(db.password_hash(bob.id), "newpassword1")
+        assert db.secrets.verify_password(db.password_hash(bob.id), "newpassword1")
     assert logs(server, "user_disable") and logs(server, "user_change_password")
     r = server.call("PUT", USERS + "bob", server.admin_token, json={"password": "short"})
     assert r.json() == {"message": "Invalid password, password must be at least 8 characters and contain "

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, u
 
 from reference_server.auth.authz import Grants
 from reference_server.auth.scopes import RepoRole, TeamRole
-from reference_server.auth.secrets import Secrets, hash_password
+from reference_server.auth.secrets import Secrets
 from reference_server.domain.models import Repository, Team, User
 from reference_server.storage import schema as t
 from reference_server.storage.cache import ReadCache
@@ -207,7 +207,7 @@ class BaseQueries:
                          tag_expiration_s: int = 1209600) -> User:
         result = self.conn.execute(insert(t.user).values(
             uuid=new_uuid(), username=username, email=email,
-            password_hash=hash_password(password) if password else None,
+            password_hash=self.secrets.hash_password(password) if password else None,
             verified=verified, enabled=True, organization=organization, robot=robot, created=now(),
             tag_expiration_s=tag_expiration_s, invoice_email=False, description=description,
             unstructured_metadata=metadata, login_failures=0,

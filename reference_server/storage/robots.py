@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, func, insert, select, update
 
-from reference_server.auth.secrets import hash_password, new_robot_token
+from reference_server.auth.secrets import new_robot_token
 from reference_server.domain.models import User
 from reference_server.storage import schema as t
 from reference_server.storage.base import (
@@ -225,7 +225,7 @@ class RobotQueries(BaseQueries):
                        enabled: bool | None = None) -> None:
         values: dict[str, Any] = {}
         if password is not None:
-            values.update(password_hash=hash_password(password), login_failures=0)
+            values.update(password_hash=self.secrets.hash_password(password), login_failures=0)
         if email is not None:
             values.update(email=email, verified=True)
         if enabled is not None:

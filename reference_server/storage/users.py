@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import and_, delete, insert, or_, select, update
 
-from reference_server.auth.secrets import hash_password, new_app_token, verify_password
+from reference_server.auth.secrets import new_app_token
 from reference_server.domain.models import Repository, User
 from reference_server.storage import schema as t
 from reference_server.storage.base import (
@@ -141,7 +141,7 @@ class UserQueries(BaseQueries):
         if row is None:
             return None
         user = user_from_row(row)
-        if verify_password(row._mapping["password_hash"], password):
+        if self.secrets.verify_password(row._mapping["password_hash"], password):
             self.conn.execute(update(t.user).where(t.user.c.id == user.id).values(login_failures=0))
             return user
         self.conn.execute(update(t.user).where(t.user.c.id == user.id)
@@ -150,7 +150,7 @@ class UserQueries(BaseQueries):
 
     def set_password(self, user_id: int, password: str) -> None:
         self.conn.execute(update(t.user).where(t.user.c.id == user_id)
-                          .values(password_hash=hash_password(password), login_failures=0))
+                          .values(password_hash=self.secrets.hash_password(password), login_failures=0))
 
     def update_user_fields(self, user_id: int, **values: Any) -> None:
         """Set plain columns of a namespace row (email, verified, invoice settings, tag expiration...)."""

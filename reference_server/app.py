@@ -148,7 +148,10 @@ class QuayApp:
                 and "set_session" not in ctx.state):
             return
         key = self._shared_key(request.scope)
-        if key is None:
+        # Only queries made of declared parameters: the key is the raw query, so a client adding throwaway
+        # parameters would otherwise fill the cache with copies and empty it for everyone.
+        declared = {param.name for param in op.query_params}
+        if key is None or not declared.issuperset(request.query_params.keys()):
             return
         token = ctx.identity.token
         until = result.shared_until_ms

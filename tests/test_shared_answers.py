@@ -82,6 +82,16 @@ def test_a_live_tag_page_ends_at_the_first_expiry(server: Server, monkeypatch: p
     assert [t["name"] for t in server.call("GET", TAGS, server.admin_token, params=live).json()["tags"]] == ["v2"]
 
 
+def test_queries_with_undeclared_parameters_are_answered_but_not_kept(server: Server) -> None:
+    push(server, ["v1"])
+    for n in range(3):
+        answer = server.call("GET", TAGS, server.admin_token, params={"limit": 50, "unique": n})
+        assert answer.status_code == 200 and [t["name"] for t in answer.json()["tags"]] == ["v1"]
+    assert shared_keys(server) == []
+    assert server.call("GET", TAGS, server.admin_token, params={"limit": 50}).status_code == 200
+    assert len(shared_keys(server)) == 1
+
+
 def test_requests_with_a_cookie_or_without_a_cache_are_not_shared(server: Server, make_server: Any) -> None:
     push(server, ["v1"])
     server.client.cookies.set("other", "value")

@@ -97,13 +97,6 @@ class QuayApp:
         if scope["path"] == "/v2" or scope["path"].startswith("/v2/"):
             await self.registry(scope, receive, send)
             return
-        if scope["method"] == "GET":
-            key = self._shared_key(scope)
-            hit: Shared | None = None if key is None else self.storage.read_cache.peek_until(key, now_ms())
-            if hit is not None:
-                await send({"type": "http.response.start", "status": 200, "headers": hit.headers})
-                await send({"type": "http.response.body", "body": hit.body})
-                return
         request = Request(scope, receive)
         response = await self.handle(request)
         await response(scope, receive, send)
@@ -140,25 +133,25 @@ class QuayApp:
         digest = hashlib.blake2b(credentials, key=self._share_salt, digest_size=16).digest() if credentials else b""
         return ("shared", scope["path"], scope["query_string"], digest)
 
-    def _share(self, request: Request, op: Operation, result: Any, ctx: Ctx, response: Response) -> None:
+    def _share(self, key: tuple[Any, ...], request: Request, op: Operation, result: Any, ctx: Ctx,
+               response: Response) -> None:
         """Keep a shared_response operation's 200 answer for identical requests by the same caller, until the
         next write (the read cache's generation), the handler's own limit, or the caller's token expiry."""
-        if not (op.shared_response and request.method == "GET" and isinstance(result, Reply)
-                and result.shared_until_ms is not None and response.status_code == 200
+        if not (isinstance(result, Reply) and result.shared_until_ms is not None and response.status_code == 200
                 and "set_session" not in ctx.state):
             return
-        key = self._shared_key(request.scope)
         # Only queries made of declared parameters: the key is the raw query, so a client adding throwaway
         # parameters would otherwise fill the cache with copies and empty it for everyone.
         declared = {param.name for param in op.query_params}
-        if key is None or not declared.issuperset(request.query_params.keys()):
+        if not declared.issuperset(request.query_params.keys()):
             return
         token = ctx.identity.token
         until = result.shared_until_ms
         if token is not None and token.expires_at_ms is not None:
             until = min(until, token.expires_at_ms)
-        headers = [*response.raw_headers, *_CORS_RAW]
-        self.storage.read_cache.share(key, Shared(bytes(response.body), headers), until, ctx.db.cache_generation)
+        # A copy, taken before `handle` adds the CORS headers (it adds them to a kept answer too).
+        kept = Shared(bytes(response.body), list(response.raw_headers))
+        self.storage.read_cache.share(key, kept, until, ctx.db.cache_generation)
 
     # ---- dispatch ----------------------------------------------------------------------------------------
 
@@ -180,7 +173,15 @@ class QuayApp:
                 return Response(b"null", 200, {**cors, "Allow": route.allow}, media_type="application/json")
             body = json.dumps({"message": METHOD_NOT_ALLOWED_MESSAGE}).encode()
             return Response(body, 405, {**cors, "Allow": route.allow}, media_type="application/json")
-        response = await self._run(request, op, path_params)
+        # An operation that shares answers looks for a kept one first: nothing else (authentication, permission,
+        # the handler) runs for it. Only such operations pay for the key.
+        shared_key = self._shared_key(request.scope) if op.shared_response and method == "GET" else None
+        kept: Shared | None = None if shared_key is None else self.storage.read_cache.peek_until(shared_key,
+                                                                                                   now_ms())
+        if kept is not None:
+            response: Response = _KeptResponse(kept)
+        else:
+            response = await self._run(request, op, path_params, shared_key)
         if not op.web:
             # Pre-encoded: cheaper than four MutableHeaders assignments on every request.
             response.raw_headers.extend(_CORS_RAW)
@@ -200,7 +201,8 @@ class QuayApp:
         html = "<!DOCTYPE html>\n<html><head><title>Not Found</title></head><body><h1>Not Found</h1></body></html>\n"
         return Response(html, 404, media_type="text/html; charset=utf-8")
 
-    async def _run(self, request: Request, op: Operation, path_params: dict[str, str]) -> Response:
+    async def _run(self, request: Request, op: Operation, path_params: dict[str, str],
+                   shared_key: tuple[Any, ...] | None = None) -> Response:
         # Most API clients send no cookie at all; parsing cookies is only worth it when there is one.
         cookie = request.cookies.get(SESSION_COOKIE) if "cookie" in request.headers else None
         session = self.authn.load_session(cookie)
@@ -268,8 +270,8 @@ class QuayApp:
             return Response(json.dumps({"message": "Internal server error"}).encode(), 500,
                             media_type="application/json")
         response = self._render(op, result, ctx)
-        if op.shared_response:
-            self._share(request, op, result, ctx, response)
+        if shared_key is not None:
+            self._share(shared_key, request, op, result, ctx, response)
         return response
 
     @staticmethod
@@ -303,6 +305,16 @@ class QuayApp:
         status, body, content_type, headers = to_body(exc, anonymous, self.base_url(request))
         payload = body if isinstance(body, bytes) else json.dumps(body).encode()
         return Response(payload, status, headers, media_type=content_type)
+
+
+class _KeptResponse(Response):
+    """A kept whole answer sent again: status, body and headers were rendered when it was kept."""
+
+    def __init__(self, kept: Shared) -> None:
+        self.status_code = 200
+        self.body = kept.body
+        self.raw_headers = list(kept.headers)  # a copy: `handle` appends the CORS headers to it
+        self.background = None
 
 
 def create_app(config: ServerConfig, storage: Storage) -> QuayApp:

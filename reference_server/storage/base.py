@@ -140,9 +140,7 @@ class BaseQueries:
         return compute() if self.cache is None else self.cache.get(key, compute, self.cache_generation)
 
     def _cached_until(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]], now: float) -> T:
-        if self.cache is None:
-            return compute()[0]
-        return self.cache.get_until(key, compute, now, self.cache_generation)
+        return self._cached_entry_until(key, compute, now)[0]
 
     def _cached_entry_until(self, key: tuple[Any, ...], compute: Callable[[], tuple[T, float]],
                             now: float) -> tuple[T, float]:

@@ -45,7 +45,8 @@ class ReadCache:
     def _store(self, key: tuple[Any, ...], entry: Any, value: Any, gen: int | None) -> None:
         if gen is not None and gen != self.generation:
             return  # computed from data older than the last write
-        size = len(value) if isinstance(value, bytes) else len(value[0]) if isinstance(value, Shared) else 0
+        body = value.body if isinstance(value, Shared) else value
+        size = len(body) if isinstance(body, bytes) else 0
         if len(self._data) >= _MAX_ENTRIES or self._bytes + size > _MAX_BYTES:
             self.bump()
         self._data[key] = entry

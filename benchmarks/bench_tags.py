@@ -282,11 +282,9 @@ def main() -> None:
         rounds: list[list[Figure]] = []
         for number in range(args.rounds):
             # Every other round runs the large repository before the small one, so neither always goes first.
-            order = list(range(len(targets)))
-            if number % 2:
-                order[0], order[1] = 1, 0
-            done = {}
-            for i in order:
+            first = [1, 0] if number % 2 else [0, 1]
+            done: dict[int, Figure] = {}
+            for i in [*first, *range(2, len(targets))]:
                 label, url, tok, pid, script = targets[i]
                 done[i] = wrk(label, url, args.seconds, args.connections, tok, pid, script)
             rounds.append([done[i] for i in range(len(targets))])

@@ -10,6 +10,7 @@ import pytest
 from reference_server.auth.secrets import FAST_HASHER, STANDARD_HASHER
 from reference_server.config import ConfigError
 from tests.conftest import Server
+from tests.test_api_user import csrf
 
 
 def stored_hash(server: Server, username: str) -> str:
@@ -23,8 +24,8 @@ def stored_hash(server: Server, username: str) -> str:
 
 def signs_in(server: Server, username: str, password: str) -> bool:
     server.client.cookies.clear()
-    csrf = {"X-CSRF-Token": server.client.get("/csrf_token").json()["csrf_token"]}
-    answer = server.client.post("/api/v1/signin", json={"username": username, "password": password}, headers=csrf)
+    answer = server.client.post("/api/v1/signin", json={"username": username, "password": password},
+                                headers=csrf(server))
     return answer.status_code == 200 and answer.json().get("success") is True
 
 

@@ -46,8 +46,8 @@ def main() -> None:
     if not shutil.which("wrk"):
         raise SystemExit("wrk is needed (Debian package 'wrk')")
     procs = []
+    data = tempfile.mkdtemp(prefix="qh-bench-")
     try:
-        data = tempfile.mkdtemp(prefix="qh-bench-")
         port = free_port()
         procs.append(serve_reference(Path(data), port))
         bare_port = free_port()
@@ -71,6 +71,7 @@ def main() -> None:
         for p in procs:
             p.terminate()
             p.wait(10)
+        shutil.rmtree(data, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ from harness.client import QuayClient
 from harness.config import HarnessConfig
 from harness.errors import ConfigError, HarnessError
 from harness.journal import Entry, Journal, pending_entries
+from harness.oci import RegistryClient
 from harness.reporting.recorder import Recorder, seeding
 from harness.reporting.redact import register_secret
 
@@ -176,6 +177,13 @@ class Target:
                             identity=identity, ledger=self.audit)
         self._clients.append(client)
         return client
+
+    def registry_client(self, username: str | None, password: str | None, *, record: bool = True) -> RegistryClient:
+        """A /v2 client of this target, closed by its caller. `record=False` for image set-up that the reports
+        need not show."""
+        return RegistryClient(self.base_url, username, password, transport=self.transport,
+                              recorder=self.recorder if record else None, timeout=self.config.request_timeout,
+                              verify=self.tls)
 
     def next_name(self, kind: str) -> str:
         return f"{self.prefix}{kind}{next(self._counter)}"

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.errors import HarnessError
-from harness.oci import RegistryClient, config_bytes, default_config, make_image, sha256_digest
+from harness.oci import config_bytes, default_config, make_image, sha256_digest
 from harness.world import Persona, Target, World
 
 LAYER_SIZE = 64  # bytes of random data per layer: the tests need distinct digests, not volume
@@ -31,8 +31,7 @@ class ImagePusher:
     def __init__(self, target: Target, persona: Persona) -> None:
         if persona.password is None:
             raise HarnessError(f"{persona.name} has no password, so it cannot get a registry token")
-        self.registry = RegistryClient(target.base_url, persona.name, persona.password, target.transport,
-                                       timeout=target.config.request_timeout, verify=target.tls)
+        self.registry = target.registry_client(persona.name, persona.password, record=False)
 
     def close(self) -> None:
         self.registry.close()

@@ -137,3 +137,17 @@ def test_cleanup_failures_stay_pending_for_a_later_replay(tmp_path: Path, fake: 
     world.close()
     assert world.cleanup_failures and "500" in world.cleanup_failures[0]
     assert [e.kind for e in pending_entries(target.journal.path)] == ["org"]
+
+
+def test_registry_clients_share_the_targets_transport_and_record_only_when_asked(tmp_path: Path,
+                                                                                  fake: FakeQuay) -> None:
+    target = _target(tmp_path, fake)
+    target.recorder.clear()
+    for record in (False, True):
+        client = target.registry_client("someone", "registry-password-1", record=record)
+        try:
+            assert client.http.get("/api/v1/discovery").status_code == 200  # served by the fake: same transport
+        finally:
+            client.close()
+        assert len(target.recorder.recent()) == (1 if record else 0)
+    target.close()

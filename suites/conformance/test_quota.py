@@ -94,9 +94,7 @@ def limits_of(client: QuayClient, org: str, quota_id: int) -> list[dict[str, Any
 
 
 def registry_for(target: Target, persona: Persona) -> RegistryClient:
-    return RegistryClient(target.base_url, persona.name, persona.password, transport=target.transport,
-                          recorder=target.recorder, timeout=target.config.request_timeout,
-                          verify=target.tls)
+    return target.registry_client(persona.name, persona.password)
 
 
 def quota_report(client: QuayClient, org: str) -> dict[str, Any]:

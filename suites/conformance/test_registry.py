@@ -29,9 +29,7 @@ def connect(target: Target) -> Iterator[Connect]:
     made: list[RegistryClient] = []
 
     def make(username: str | None, password: str | None) -> RegistryClient:
-        client = RegistryClient(target.base_url, username, password, transport=target.transport,
-                                recorder=target.recorder, timeout=target.config.request_timeout,
-                                verify=target.tls)
+        client = target.registry_client(username, password)
         made.append(client)
         return client
 

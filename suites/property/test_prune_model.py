@@ -186,9 +186,7 @@ class Context:
 @pytest.fixture
 def context(target: Target, world: World, harness_config: HarnessConfig) -> Iterator[Context]:
     owner = world.admin if world.admin.password else world.user()
-    registry = RegistryClient(target.base_url, owner.name, owner.password, transport=target.transport,
-                              recorder=target.recorder, timeout=target.config.request_timeout,
-                              verify=target.tls)
+    registry = target.registry_client(owner.name, owner.password)
     # changeTag's `immutable` exists only with FEATURE_IMMUTABLE_TAGS, which brings the immutability operations.
     immutability = "createRepositoryImmutabilityPolicy" in target.catalog
     try:

@@ -154,9 +154,7 @@ def context(target: Target, world: World, harness_config: HarnessConfig) -> Iter
         pytest.skip("limits can only be created by a superuser with FEATURE_SUPERUSERS_FULL_ACCESS "
                     "(createOrganizationQuotaLimit); the target's superuser has no full access")
     owner = world.user()
-    registry = RegistryClient(target.base_url, owner.name, owner.password, transport=target.transport,
-                              recorder=target.recorder, timeout=target.config.request_timeout,
-                              verify=target.tls)
+    registry = target.registry_client(owner.name, owner.password)
     try:
         yield Context(target, world, owner, registry)
     finally:

@@ -6,6 +6,7 @@ import inspect
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from reference_server.auth.scopes import RepoRole, Scope, TeamRole, UserRole
@@ -154,9 +155,14 @@ class Operation:
         if not names or names[0] != "ctx" or sorted(names[1:]) != sorted(placeholders):
             raise ValueError(f"{where}: handler {self.handler.__name__}{sig} must take (ctx, {placeholders})")
 
-    @property
+    # Derived once per operation: request validation reads them on every request.
+    @cached_property
     def query_params(self) -> tuple[Param, ...]:
         return tuple(p for p in self.params if p.location == "query")
+
+    @cached_property
+    def query_param_names(self) -> frozenset[str]:
+        return frozenset(p.name for p in self.query_params)
 
 
 def path_param(name: str, description: str) -> Param:

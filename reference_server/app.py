@@ -120,15 +120,10 @@ class QuayApp:
 
     # ---- shared answers ----------------------------------------------------------------------------------
 
-    def _shared_key(self, request: Request, op: Operation) -> tuple[Any, ...] | None:
+    def _shared_key(self, scope: Scope) -> tuple[Any, ...] | None:
         """The key under which a GET's whole answer may be shared: path, query and a keyed hash of the
-        credentials (so the cache never holds a token). None (not shared) for requests with a cookie, where a
-        session's identity and CSRF state live, and for queries with undeclared parameters: the key is the raw
-        query, so a client adding throwaway parameters would otherwise fill the cache with copies and empty it
-        for everyone."""
-        if not op.query_param_names.issuperset(request.query_params.keys()):
-            return None
-        scope = request.scope
+        credentials (so the cache never holds a token). Requests with a cookie are never shared: a session's
+        identity and CSRF state live there."""
         credentials = b""
         for name, value in scope["headers"]:
             if name == b"authorization":
@@ -138,11 +133,17 @@ class QuayApp:
         digest = hashlib.blake2b(credentials, key=self._share_salt, digest_size=16).digest() if credentials else b""
         return ("shared", scope["path"], scope["query_string"], digest)
 
-    def _share(self, key: tuple[Any, ...], result: Any, ctx: Ctx, response: Response) -> None:
+    def _share(self, key: tuple[Any, ...], request: Request, op: Operation, result: Any, ctx: Ctx,
+               response: Response) -> None:
         """Keep a shared_response operation's 200 answer for identical requests by the same caller, until the
         next write (the read cache's generation), the handler's own limit, or the caller's token expiry."""
         if not (isinstance(result, Reply) and result.shared_until_ms is not None and response.status_code == 200
                 and "set_session" not in ctx.state):
+            return
+        # Only queries made of declared parameters: the key is the raw query, so a client adding throwaway
+        # parameters would otherwise fill the cache with copies and empty it for everyone. Checked here, when
+        # storing, rather than in the key: such a query's lookup simply misses, and a hit never pays for parsing.
+        if not op.query_param_names.issuperset(request.query_params.keys()):
             return
         token = ctx.identity.token
         until = result.shared_until_ms
@@ -174,7 +175,7 @@ class QuayApp:
             return Response(body, 405, {**cors, "Allow": route.allow}, media_type="application/json")
         # An operation that shares answers looks for a kept one first: nothing else (authentication, permission,
         # the handler) runs for it. Only such operations pay for the key.
-        shared_key = self._shared_key(request, op) if op.shared_response and method == "GET" else None
+        shared_key = self._shared_key(request.scope) if op.shared_response and method == "GET" else None
         kept: Shared | None = None if shared_key is None else self.storage.read_cache.peek_until(shared_key,
                                                                                                    now_ms())
         if kept is not None:
@@ -270,7 +271,7 @@ class QuayApp:
                             media_type="application/json")
         response = self._render(op, result, ctx)
         if shared_key is not None:
-            self._share(shared_key, result, ctx, response)
+            self._share(shared_key, request, op, result, ctx, response)
         return response
 
     @staticmethod

@@ -5,13 +5,15 @@ from __future__ import annotations
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from harness.catalog import Catalog
 from harness.reporting.recorder import OPERATION_EXTENSION, Recorder, seeding
+from harness.transport import make_transport
 
 if TYPE_CHECKING:
     from harness.audit.ledger import Ledger
@@ -35,6 +37,16 @@ def take_called_operations() -> list[str]:
     return out
 
 
+def _keeps_session(auth: httpx.Auth) -> bool:
+    from harness.auth import SessionAuth
+
+    return isinstance(auth, SessionAuth)
+
+
+def _refusing_jar() -> CookieJar:
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
 class QuayClient:
     """`call("changeTag", repository="ns/r", tag="v1", json={...})` -> httpx.Response. `.http` is the underlying
     httpx.Client for endpoints outside the catalog (/csrf_token, /oauth/..., /v2/...).
@@ -45,7 +57,7 @@ class QuayClient:
     def __init__(self, base_url: str, auth: httpx.Auth | None, catalog: Catalog, recorder: Recorder | None = None,
                  *, transport: httpx.BaseTransport | None = None, timeout: float = 30.0,
                  verify: bool | ssl.SSLContext = True, name: str = "anonymous", identity: str | None = None,
-                 ledger: Ledger | None = None) -> None:
+                 ledger: Ledger | None = None, on_response: Sequence[Callable[[httpx.Response], None]] = ()) -> None:
         self.base_url = base_url.rstrip("/")
         self.catalog = catalog
         self.name = name
@@ -58,8 +70,12 @@ class QuayClient:
         if ledger is not None:
             hooks["request"].append(ledger.before_request)
             hooks["response"].append(ledger.observe)
-        self.http = httpx.Client(base_url=self.base_url, auth=auth, transport=transport, timeout=timeout,
-                                 verify=verify, event_hooks=hooks, follow_redirects=False)
+        hooks["response"].extend(on_response)
+        # A token client keeps no cookies: a session cookie picked up from an answer (signinUser, /csrf_token)
+        # would travel with the token and could make the target see another identity than the token's.
+        cookies = None if auth is None or _keeps_session(auth) else _refusing_jar()
+        self.http = httpx.Client(base_url=self.base_url, auth=auth, transport=make_transport(verify, transport),
+                                 timeout=timeout, cookies=cookies, event_hooks=hooks, follow_redirects=False)
 
     def _stamp(self, request: httpx.Request) -> None:
         # Runs for the auth flow's own requests too (sign-in, fresh-login checks): they are the same identity's.

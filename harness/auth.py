@@ -20,7 +20,9 @@ from harness.reporting.redact import register_secret
 
 CSRF_PATH = "/csrf_token"
 SIGNIN_PATH = "/api/v1/signin"
+SIGNOUT_PATH = "/api/v1/signout"
 VERIFY_PATH = "/api/v1/signin/verify"
+USER_PATH = "/api/v1/user/"
 AUTHORIZE_APP_PATH = "/oauth/authorizeapp"
 INITIALIZE_PATH = "/api/v1/user/initialize"
 ALL_SCOPES = ("repo:read", "repo:write", "repo:admin", "repo:create", "user:read", "user:admin", "org:admin",
@@ -43,7 +45,11 @@ class BearerAuth(httpx.Auth):
 
 class SessionAuth(httpx.Auth):
     """Signs in lazily on the first request and keeps its own cookie jar, so the requests it makes inside the
-    flow (which httpx does not give the client's cookies) carry the session too."""
+    flow (which httpx does not give the client's cookies) carry the session too.
+
+    The session is this user's for good: a sign-in sent through it as someone else does not replace its cookie, and
+    a session the target ended behind its back (Quay ends every session of a user when any of them signs out) is
+    signed in again, once per request, unless this client signed itself out."""
 
     def __init__(self, username: str, password: str) -> None:
         register_secret(password)
@@ -51,6 +57,8 @@ class SessionAuth(httpx.Auth):
         self._password = password
         self._cookies = httpx.Cookies()
         self._csrf: str | None = None
+        self.signed_out = False
+        self.renewals = 0  # sessions signed in again after the target ended one
 
     def __repr__(self) -> str:
         return f"SessionAuth({self.username!r}, **********)"
@@ -79,7 +87,9 @@ class SessionAuth(httpx.Auth):
         register_secret(token)
         self._csrf = str(token)
 
-    def _sign_in(self, origin: httpx.URL) -> Generator[httpx.Request, httpx.Response, None]:
+    def _sign_in(self, origin: httpx.URL) -> Generator[httpx.Request, httpx.Response, httpx.Response]:
+        """Sign in afresh; returns the sign-in answer (raises AuthError when it is not 200)."""
+        self._cookies = httpx.Cookies()
         yield from self._fetch_csrf(origin)
         signin = httpx.Request("POST", origin.join(SIGNIN_PATH),
                                json={"username": self.username, "password": self._password})
@@ -91,13 +101,32 @@ class SessionAuth(httpx.Auth):
                             f"{response.status_code}")
         # Signing in starts a new session; fetch the CSRF token that belongs to it.
         yield from self._fetch_csrf(origin)
+        self.signed_out = False
+        return response
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         origin = request.url.copy_with(path="/", query=None, fragment=None)
         if self._csrf is None:
             yield from self._sign_in(origin)
+        path = request.url.path
         response = yield self._send(request)
-        self._cookies.extract_cookies(response)
+        if path != SIGNIN_PATH:
+            self._cookies.extract_cookies(response)
+        if path == SIGNOUT_PATH and request.method == "POST" and response.status_code == 200:
+            self.signed_out = True
+            return
+        if path in (SIGNIN_PATH, SIGNOUT_PATH) or self.signed_out:
+            return
+        response.read()
+        if _session_lost(response):
+            try:
+                yield from self._sign_in(origin)
+                self.renewals += 1
+            except AuthError:
+                pass  # the credentials no longer work either: the request gets the target's refusal as it stands
+            response = yield self._send(request)
+            self._cookies.extract_cookies(response)
+            response.read()
         if response.status_code == 401 and _is_fresh_login_required(response):
             # Quay wants a recent password entry for some operations (FRESH_LOGIN_TIMEOUT); re-verify once.
             verify = httpx.Request("POST", origin.join(VERIFY_PATH), json={"password": self._password})
@@ -109,6 +138,22 @@ class SessionAuth(httpx.Auth):
                 self._cookies.extract_cookies(response)
 
     requires_response_body = True
+
+
+def _session_lost(response: httpx.Response) -> bool:
+    """The target no longer knows the session: 401 "Requires authentication" (invalid_token), or the CSRF refusal
+    Quay gives a write whose session (and so its CSRF token) is gone."""
+    if response.status_code not in (401, 403):
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    if not isinstance(body, dict):
+        return False
+    if response.status_code == 401:
+        return body.get("error_type") == "invalid_token"
+    return "CSRF token was invalid or missing" in str(body.get("error", ""))
 
 
 def _is_fresh_login_required(response: httpx.Response) -> bool:
@@ -133,6 +178,9 @@ def mint_token(session_client: httpx.Client, client_id: str, redirect_uri: str,
     """The OAuth implicit grant: POST /oauth/authorizeapp as the signed-in user of `session_client` (whose auth
     must be a SessionAuth) and read access_token from the 302 Location fragment."""
     scope_text = " ".join(ALL_SCOPES if scopes is None else scopes)
+    # An authenticated read first: a session the target ended is signed in again here (SessionAuth), before the
+    # CSRF token the form carries is read.
+    session_client.get(USER_PATH)
     csrf = session_client.get(CSRF_PATH)
     if csrf.status_code != 200:
         raise AuthError(f"GET {CSRF_PATH} answered {csrf.status_code}")

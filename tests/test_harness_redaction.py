@@ -65,6 +65,8 @@ def test_recorder_captures_exchanges_without_secrets() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/csrf_token":
             return httpx.Response(200, json={"csrf_token": "CSRF-abcdef-42"})
+        if request.url.path == "/api/v1/user/":
+            return httpx.Response(200, json={"username": "someone"})
         return httpx.Response(302, headers={"Location": f"http://q/oauth/localapp#access_token={token}"})
 
     recorder = Recorder()
@@ -72,8 +74,10 @@ def test_recorder_captures_exchanges_without_secrets() -> None:
                       event_hooks=recorder.hooks()) as http:
         assert mint_token(http, "cid", "http://q/oauth/localapp", ["repo:read"]) == token
     text = "\n".join(e.render() for e in recorder.recent())
-    assert len(recorder.recent()) == 2
-    assert "/oauth/authorizeapp -> 302" in recorder.recent()[1].title
+    # The grant first reads the user (a session the target ended is signed in again there), then the CSRF token.
+    assert [e.url.rsplit("/q", 1)[-1] for e in recorder.recent()] == ["/api/v1/user/", "/csrf_token",
+                                                                      "/oauth/authorizeapp"]
+    assert "/oauth/authorizeapp -> 302" in recorder.recent()[2].title
     for secret in (token, "CSRF-abcdef-42"):
         assert secret not in text
     assert "scope=repo:read" in text

@@ -77,10 +77,9 @@ def run(target_url: str | None, token: str | None, username: str | None, passwor
         config_path: Path | None, db_url: str | None, suites: str | None, workers: str | None,
         reports_dir: Path | None, run_id: str | None, full_access: bool | None,
         pytest_args: tuple[str, ...]) -> None:
-    """Run the suites against a target and write reports/<run-id>/. Extra arguments go to pytest."""
-    from harness.auth import initialize_first_user
+    """Run the suites against a target and write reports/<run-id>/. Extra arguments go to pytest; test paths or
+    node ids among them (suites/conformance/test_team.py, ...::test_name) narrow the run to those tests."""
     from harness.config import load_config
-    from harness.reporting.redact import register_secret
 
     try:
         cfg = load_config(config_path, target_url=target_url, token=token, username=username, password=password,
@@ -93,30 +92,23 @@ def run(target_url: str | None, token: str | None, username: str | None, passwor
     run_dir = cfg.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
     server = None
+    inventory_failed = False
     try:
         if cfg.target_url is None:
-            import secrets
+            from harness.server import start_for_run
 
-            import httpx
-
-            from harness.auth import create_verified_user
-            from harness.server import READONLY_SUPERUSER, ReferenceServer
-
-            server = ReferenceServer(data_dir=cfg.data_dir, db_url=cfg.db_url.get_secret_value() if cfg.db_url
-                                     else None, superuser=cfg.superuser_name, full_access=cfg.superusers_full_access,
-                                     features=cfg.server_features)
-            server.start()
-            admin_password = secrets.token_urlsafe(18)
-            register_secret(admin_password)
-            with httpx.Client(base_url=server.url) as http:
-                admin_token = initialize_first_user(http, cfg.superuser_name, admin_password)
-                readonly_password = create_verified_user(http, admin_token, READONLY_SUPERUSER)
-            cfg = load_config(config_path, **{**_overrides(cfg), "target_url": server.url, "token": admin_token,
-                                              "username": cfg.superuser_name, "password": admin_password,
-                                              "readonly_username": READONLY_SUPERUSER,
-                                              "readonly_password": readonly_password})
-        rc = _run_pytest(cfg, list(pytest_args))
-        _cleanup_leftovers(cfg)
+            server, settings_ = start_for_run(cfg)
+            cfg = load_config(config_path, **{**_overrides(cfg), **settings_})
+        target = _connect(cfg)
+        try:
+            _banner(cfg, target)
+            before = _inventory(cfg, target, "before") if cfg.inventory_check else None
+            rc = _run_pytest(cfg, list(pytest_args))
+            _cleanup_leftovers(cfg, target)
+            if before is not None:
+                inventory_failed = not _check_inventory(cfg, target, before)
+        finally:
+            target.close()
     except (HarnessError, OSError) as exc:
         _fail("run", str(exc))
     finally:
@@ -130,13 +122,86 @@ def run(target_url: str | None, token: str | None, username: str | None, passwor
         click.echo(f"reports: {run_dir}")
     else:
         click.echo(f"quay-harness run: pytest wrote no results (exit status {rc})", err=True)
-    sys.exit(_exit_code(rc, data))
+    sys.exit(2 if inventory_failed else _exit_code(rc, data))
 
 
 def _overrides(cfg: Any) -> dict[str, Any]:
     # Keep what the first load resolved (run id above all) when loading again with the server's address.
     return {"run_id": cfg.run_id, "reports_dir": cfg.reports_dir, "suites": cfg.suites, "workers": cfg.workers,
             "superusers_full_access": cfg.superusers_full_access}
+
+
+def _connect(cfg: Any) -> Any:
+    from harness.world import Target
+
+    return Target.connect(cfg)
+
+
+def _banner(cfg: Any, target: Any) -> None:
+    """What this run is about to test, before anything is created on the target."""
+    from harness.profile import save_profile
+
+    save_profile(target.profile, cfg.run_dir)
+    click.echo(f"quay-harness run {cfg.run_id} against {cfg.target_url} (names start with {target.run_prefix})")
+    for line in target.profile.summary_lines():
+        click.echo(f"  {line}")
+    click.echo(f"  reports       {cfg.run_dir}")
+
+
+def _inventory(cfg: Any, target: Any, when: str) -> Any:
+    from harness.inventory import take_inventory
+
+    inventory = take_inventory(*target.inventory_clients())
+    inventory.save(cfg.run_dir / f"inventory-{when}.json")
+    counts = ", ".join(f"{n} {kind}" for kind, n in inventory.counts().items())
+    click.echo(f"  inventory {when}: {counts}" + (f" ({len(inventory.unseen)} lists not visible to the superuser)"
+                                                   if inventory.unseen else ""))
+    return inventory
+
+
+def _check_inventory(cfg: Any, target: Any, before: Any) -> bool:
+    """Compare the inventory now with the one taken before the run; print and keep the difference. True: clean."""
+    from harness.inventory import compare
+    from harness.reporting.results import read_results, write_results
+
+    after = _inventory(cfg, target, "after")
+    diff = compare(before, after, target.owns)
+    results = cfg.run_dir / "results.yaml"
+    if results.exists():
+        data = read_results(results)
+        data["inventory"] = diff.to_json()
+        write_results(data, results)
+    if diff.clean:
+        click.echo("  inventory: nothing outside the run's prefix changed, and nothing of the run is left")
+        return True
+    click.echo(f"quay-harness: the target's inventory changed ({len(diff.lines())} differences):", err=True)
+    for line in diff.lines():
+        click.echo(f"  {line}", err=True)
+    return False
+
+
+def _selection(suites_dir: Path, selected: list[str], extra: list[str]) -> tuple[list[str], list[str]]:
+    """(what pytest collects, the remaining arguments): the test paths or node ids among `extra` (relative to the
+    current directory or to the suites package) when there are any, else the selected suite directories."""
+    chosen: list[str] = []
+    rest: list[str] = []
+    for arg in extra:
+        path = arg.split("::", 1)[0]
+        if arg.startswith("-") or (not path.endswith(".py") and not Path(path).is_dir()):
+            rest.append(arg)
+            continue
+        for base in (Path.cwd(), suites_dir, suites_dir.parent):
+            if (base / path).exists():
+                chosen.append(str(base / path) + arg[len(path):])
+                break
+        else:
+            raise HarnessError(f"no such test file or directory: {path}")
+    if chosen:
+        return chosen, rest
+    paths = [str(suites_dir / name) for name in selected if (suites_dir / name).is_dir()]
+    if not paths:
+        raise HarnessError("no suite directories found for " + ",".join(selected))
+    return paths, rest
 
 
 def _run_pytest(cfg: Any, extra: list[str]) -> int:
@@ -146,13 +211,11 @@ def _run_pytest(cfg: Any, extra: list[str]) -> int:
     import suites
 
     suites_dir = Path(suites.__file__).parent
-    paths = [str(suites_dir / name) for name in cfg.suites if (suites_dir / name).is_dir()]
-    if not paths:
-        raise HarnessError("no suite directories found for " + ",".join(cfg.suites))
+    paths, rest = _selection(suites_dir, cfg.suites, extra)
     run_dir = cfg.run_dir.resolve()
     command = [sys.executable, "-m", "pytest", *paths, "-p", "no:cacheprovider", "-n", cfg.workers,
                f"--junitxml={run_dir / 'junit.xml'}", f"--alluredir={run_dir / 'allure-results'}",
-               f"--qh-results={run_dir / 'results.yaml'}", "-q", *extra]
+               f"--qh-results={run_dir / 'results.yaml'}", "-q", *rest]
     # Workers learn the target (and the secrets) from QH_* variables, never from the command line.
     # Nor from a pytest-xdist worker we may be running inside (our own end-to-end test): the child is a run of
     # its own, not a worker of ours.
@@ -170,20 +233,15 @@ def _read(path: Path) -> dict[str, Any] | None:
     return read_results(path)
 
 
-def _cleanup_leftovers(cfg: Any) -> int:
+def _cleanup_leftovers(cfg: Any, target: Any) -> int:
     """Replay the run's journals: anything a crashed worker left behind is removed while the target is up."""
     from harness.journal import pending_entries
+    from harness.world import replay_journal
 
     journals = sorted(cfg.run_dir.glob("journal-*.jsonl"))
     if not any(pending_entries(p) for p in journals):
         return 0
-    from harness.world import Target, replay_journal
-
-    target = Target.connect(cfg)
-    try:
-        failures = [f for p in journals for f in replay_journal(target, p)]
-    finally:
-        target.close()
+    failures = [f for p in journals for f in replay_journal(target, p)]
     for failure in failures:
         click.echo(f"quay-harness: cleanup left behind {failure}", err=True)
     return len(failures)
@@ -199,8 +257,11 @@ def _cleanup_leftovers(cfg: Any) -> int:
 @click.option("--reports", "reports_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
 def cleanup(run_id: str, target_url: str | None, token: str | None, username: str | None, password: str | None,
             config_path: Path | None, reports_dir: Path | None) -> None:
-    """Delete what a run created (its journal, newest first), after a crash or Ctrl-C."""
+    """Delete what a run created (its journal, newest first), after a crash or Ctrl-C, then check the target's
+    inventory against the one taken before the run: exit 0 when nothing of the run is left and nothing outside its
+    prefix changed, 2 otherwise."""
     from harness.config import load_config
+    from harness.inventory import Inventory
 
     try:
         cfg = load_config(config_path, run_id=run_id, target_url=target_url, token=token, username=username,
@@ -212,10 +273,20 @@ def cleanup(run_id: str, target_url: str | None, token: str | None, username: st
     if cfg.target_url is None:
         _fail("cleanup", "needs --target-url (the reference server of a finished run is gone already)")
     try:
-        left = _cleanup_leftovers(cfg)
+        target = _connect(cfg)
+        try:
+            left = _cleanup_leftovers(cfg, target)
+            saved = cfg.run_dir / "inventory-before.json"
+            if saved.exists():
+                clean = _check_inventory(cfg, target, Inventory.load(saved))
+            else:
+                click.echo(f"quay-harness cleanup: {saved} is missing, so only the journal was checked", err=True)
+                clean = left == 0
+        finally:
+            target.close()
     except HarnessError as exc:
         _fail("cleanup", str(exc))
-    sys.exit(1 if left else 0)
+    sys.exit(0 if clean else 2)
 
 
 def _register_load_command() -> None:

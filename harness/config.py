@@ -87,8 +87,11 @@ class HarnessConfig(BaseSettings):
     workers: str = "auto"  # pytest-xdist workers; each seeds its own world under its own prefix
     audit_log_check: bool = Field(True, description="verify that every successful mutating call of a test appears "
                                   "in the target's audit log (listAllLogs as the superuser)")
-    audit_log_retry_s: float = Field(0.0, ge=0, description="read the log once more after this many seconds when an "
-                                     "entry is missing (for log backends that index asynchronously)")
+    inventory_check: bool = Field(True, description="list what exists on the target before and after the run, and "
+                                  "fail the run (exit 2) if anything outside its prefix changed or anything of its "
+                                  "own survived cleanup")
+    audit_log_retry_s: float = Field(0.0, ge=0, description="wait this long before the second read of the log "
+                                     "when an entry is missing (for log backends that index asynchronously)")
 
     @classmethod
     def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: PydanticBaseSettingsSource,

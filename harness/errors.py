@@ -29,3 +29,8 @@ class AuthError(HarnessError):
 
 class ServerStartError(HarnessError):
     """The reference server did not come up; the message carries the tail of its stderr."""
+
+
+class MissingCredential(HarnessError):
+    """A test needs a credential the configuration does not give (the superuser's password, say). The pytest plugin
+    reports such a test as SKIPPED with this message: the run cannot check it, and it is not the target's fault."""

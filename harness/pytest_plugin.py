@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import signal
 import threading
 import time
@@ -25,12 +24,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from harness.audit.ledger import AuditSummary, CallResult
-from harness.auth import initialize_first_user
 from harness.catalog import Catalog
-from harness.checks import DISABLED_PREFIX, Outcome, classify, worst
+from harness.checks import DISABLED_PREFIX, Outcome, TargetMismatch, classify, worst
 from harness.client import QuayClient, take_called_operations
 from harness.config import HarnessConfig, load_config
-from harness.errors import ConfigError, UnknownOperation
+from harness.errors import ConfigError, MissingCredential, UnknownOperation
+from harness.profile import load_profile, save_profile
 from harness.reporting.recorder import Exchange
 from harness.reporting.results import TestResult, aggregate, write_html, write_results
 from harness.world import Target, World
@@ -142,36 +141,23 @@ def harness_config(pytestconfig: pytest.Config) -> HarnessConfig:
 @pytest.fixture(scope="session")
 def target(pytestconfig: pytest.Config, harness_config: HarnessConfig) -> Iterator[Target]:
     """The target for this process. Without a configured URL (the plugin used on its own) it starts the reference
-    server on a free port and a temporary database, and creates the superuser over HTTP."""
+    server on a free port and a temporary database, and creates the superuser over HTTP. The target's profile is
+    written beside the results (profile.yaml) by the first process that reads it."""
     cfg = harness_config
     server = None
     if cfg.target_url is None:
-        from harness.server import ReferenceServer
+        from harness.server import start_for_run
 
-        data_dir = cfg.data_dir / (_worker() or "main") if cfg.data_dir else None
-        server = ReferenceServer(data_dir=data_dir, db_url=cfg.db_url.get_secret_value() if cfg.db_url else None,
-                                 superuser=cfg.superuser_name, full_access=cfg.superusers_full_access,
-                                 features=cfg.server_features)
-        server.start()
-        password = secrets.token_urlsafe(18)
-        import httpx
-
-        from harness.auth import create_verified_user
-        from harness.server import READONLY_SUPERUSER
-
-        with httpx.Client(base_url=server.url) as http:
-            token = initialize_first_user(http, cfg.superuser_name, password)
-            readonly_password = create_verified_user(http, token, READONLY_SUPERUSER)
-        cfg = cfg.model_copy(update={"target_url": server.url, "token": _secret(token),
-                                     "username": cfg.superuser_name, "password": _secret(password),
-                                     "readonly_username": READONLY_SUPERUSER,
-                                     "readonly_password": _secret(readonly_password)})
+        server, settings_ = start_for_run(cfg)
+        cfg = cfg.model_copy(update={k: _secret(v) if k in ("token", "password", "readonly_password") else v
+                                     for k, v in settings_.items()})
     try:
         tgt = Target.connect(cfg, worker=_worker())
     except Exception:
         if server is not None:
             server.stop()
         raise
+    save_profile(tgt.profile, cfg.run_dir)
     tgt.recorder.sinks.append(_allure_sink)
     tgt.audit.begin()  # the test that made the target is the first one whose calls are checked
     pytestconfig.stash[_target_key] = tgt
@@ -237,6 +223,35 @@ def _allure_sink(exchange: Exchange) -> None:
 
 
 # -- outcomes -----------------------------------------------------------------------------------------------------
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, Any, Any]:
+    """A plain `assert` that fails says only what it compared ("assert False is True"). Put the claim the test makes
+    about Quay (its docstring or name) and the last request it made before it, so every failure says in words what
+    Quay does, and on which request the target did otherwise. TargetMismatch messages already do."""
+    try:
+        return (yield)
+    except AssertionError as exc:
+        if _is_suite_item(item) and not isinstance(exc, TargetMismatch):
+            exc.args = (_explained(item, exc),)
+        raise
+
+
+def _explained(item: pytest.Item, exc: AssertionError) -> str:
+    function = getattr(item, "function", None)
+    doc = (getattr(function, "__doc__", None) or "").strip().split("\n\n", 1)[0]
+    name = getattr(item, "originalname", None) or item.name.split("[", 1)[0]
+    claim = " ".join(doc.split()) if doc else name.removeprefix("test_").replace("_", " ")
+    lines = [f"Quay: {claim}"]
+    tgt = item.config.stash.get(_target_key, None)
+    recent = [e for e in tgt.recorder.recent() if not e.seeding] if tgt is not None else []
+    if recent:
+        last = recent[-1]
+        lines.append(f"last request: {last.title} {last.response_body[:300]}")
+    detail = str(exc.args[0]) if exc.args else str(exc)
+    lines.append(f"failed check: {detail}")
+    return "\n".join(lines)
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     take_called_operations()  # forget calls made before this test
     tgt = item.config.stash.get(_target_key, None)
@@ -253,6 +268,8 @@ def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> 
     tgt = item.config.stash.get(_target_key, None)
     if tgt is not None and _is_suite_item(item):
         tgt.audit.finish()
+        # What the test's own calls created outside the run's namespaces (harness/tracking.py) goes now.
+        tgt.tracker.undo()
     return (yield)
 
 
@@ -264,8 +281,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "teardown":
         _attach_audit(item, report)
     exc = call.excinfo.value if call.excinfo is not None else None
-    if isinstance(exc, UnknownOperation):
-        # The target's discovery lacks an operation the test needed: the target lacks the feature.
+    if isinstance(exc, UnknownOperation | MissingCredential):
+        # The target's discovery lacks an operation the test needed (the target lacks the feature), or the run
+        # lacks a credential it needs: nothing was checked, and nobody is at fault.
         report.outcome = "skipped"
         report.longrepr = (str(item.path), item.location[1] or 0, f"Skipped: {exc}")
     outcome: Outcome | None = None
@@ -370,6 +388,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     cfg = _harness_config(session.config)
     data = aggregate(_session_results.values(), run_id=cfg.run_id, target=cfg.target_url or "reference server",
                      started=session.config.stash.get(_started_key, time.time()))
+    profile = load_profile(cfg.run_dir)
+    if profile is not None:
+        data["profile"] = profile
     results_path = Path(path)
     write_results(data, results_path)
     write_html(data, results_path.with_name("report.html"))

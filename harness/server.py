@@ -3,6 +3,7 @@ and only lazily, so the harness works against any Quay without it."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import socket
@@ -205,3 +206,31 @@ class ReferenceServer:
     def stop(self) -> None:
         self._terminate()
         self._cleanup_dir()
+
+
+def start_for_run(config: Any) -> tuple[ReferenceServer, dict[str, Any]]:
+    """Start the reference server a run tests when no target URL is configured, make its superuser (over HTTP,
+    as any client would) and its global read-only superuser, and return the server with the settings that point a
+    HarnessConfig at it. The caller stops the server."""
+    import secrets
+
+    from harness.auth import create_verified_user, initialize_first_user
+    from harness.reporting.redact import register_secret
+
+    db_url = config.db_url.get_secret_value() if config.db_url else None
+    data_dir = config.data_dir / (os.environ.get("PYTEST_XDIST_WORKER") or "main") if config.data_dir else None
+    server = ReferenceServer(data_dir=data_dir, db_url=db_url, superuser=config.superuser_name,
+                             full_access=config.superusers_full_access, features=config.server_features)
+    server.start()
+    try:
+        password = secrets.token_urlsafe(18)
+        register_secret(password)
+        with httpx.Client(base_url=server.url) as http:
+            token = initialize_first_user(http, config.superuser_name, password)
+            readonly_password = create_verified_user(http, token, READONLY_SUPERUSER)
+    except Exception:
+        server.stop()
+        raise
+    return server, {"target_url": server.url, "token": token, "username": config.superuser_name,
+                    "password": password, "readonly_username": READONLY_SUPERUSER,
+                    "readonly_password": readonly_password}

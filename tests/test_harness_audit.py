@@ -388,7 +388,7 @@ def test_declared_unlogged_undeclared_and_broken_rules_get_verdicts_without_read
     assert results[1].outcome is Outcome.ERROR and "no audit-log declaration" in results[1].detail
     # updateRepo's rule needs the repository parameter: without it the namespace is "", which matches nothing.
     assert results[2].outcome is Outcome.FAILED
-    assert reader.calls == 1
+    assert reader.calls == 2  # one read for the only call with entries to find, and the second read it missed
 
 
 def test_a_rule_that_raises_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -416,6 +416,19 @@ def test_a_missing_entry_is_read_once_more_after_the_retry_delay() -> None:
     reader = FakeReader(ReadResult([]), late)
     [result] = Verifier(reader, retry_s=0.5, sleep=slept.append)([_update_repo()])
     assert result.outcome is Outcome.PASSED and slept == [0.5] and reader.calls == 2
+
+
+def test_a_missing_entry_is_read_once_more_at_once_and_only_twice_in_all() -> None:
+    """Quay's log pager can skip entries on one walk (equal timestamps at a page boundary): a second walk, cut
+    elsewhere, finds them. Without a delay configured the second read follows at once; a third never comes."""
+    slept: list[float] = []
+    found = ReadResult([_entry({"repo": "r", "namespace": "ns", "description": "d"})])
+    reader = FakeReader(ReadResult([]), found)
+    [result] = Verifier(reader, sleep=slept.append)([_update_repo()])
+    assert result.outcome is Outcome.PASSED and slept == [] and reader.calls == 2
+    never = FakeReader(ReadResult([]), ReadResult([]), found)
+    [result] = Verifier(never, sleep=slept.append)([_update_repo()])
+    assert result.outcome is Outcome.FAILED and never.calls == 2
 
 
 def test_summary_per_operation_keeps_the_worst_and_does_not_let_skips_hide_passes() -> None:

@@ -33,3 +33,7 @@ def test_quay_harness_run_on_the_reference_server_passes(tmp_path: Path) -> None
     assert results["totals"]["passed"] > 0 and results["totals"]["failed"] == 0
     assert "getErrorDescription" in results["operations"]
     assert "passed" in done.stdout
+    # The target's profile and the inventory check travel with the results.
+    assert results["profile"]["superuser"] == "admin" and results["profile"]["version"]
+    assert results["inventory"] == {"clean": True, "differences": []}
+    assert "Quay version" in done.stdout and "inventory before" in done.stdout

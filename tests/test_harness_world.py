@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from harness.auth import ALL_SCOPES
+from harness.auth import ALL_SCOPES, BearerAuth
 from harness.config import load_config
 from harness.journal import pending_entries
 from harness.world import Target, World, _live_worlds, replay_journal
@@ -21,9 +21,11 @@ def _op(method: str, op_id: str) -> dict[str, Any]:
 
 PATHS = {
     "/api/v1/superuser/users/": _op("post", "createInstallUser"),
-    "/api/v1/superuser/users/{username}": {**_op("delete", "deleteInstallUser"), **_op("put", "changeInstallUser")},
+    "/api/v1/superuser/users/{username}": {**_op("delete", "deleteInstallUser"), **_op("put", "changeInstallUser"),
+                                           **_op("get", "getInstallUser")},
     "/api/v1/organization/": _op("post", "createOrganization"),
-    "/api/v1/organization/{orgname}": _op("delete", "deleteAdminedOrganization"),
+    "/api/v1/organization/{orgname}": {**_op("delete", "deleteAdminedOrganization"),
+                                       **_op("get", "getOrganization")},
     "/api/v1/superuser/organizations/{name}": _op("delete", "deleteOrganization"),
     "/api/v1/repository": _op("post", "createRepo"),
     "/api/v1/repository/{repository}": _op("delete", "deleteRepository"),
@@ -44,7 +46,17 @@ class FakeQuay:
         body = json.loads(request.content) if request.content else {}
         if path == "/api/v1/discovery":
             return httpx.Response(200, json={"swagger": "2.0", "paths": PATHS})
+        if path == "/config":
+            return httpx.Response(404)
+        if method == "GET" and path.startswith("/api/v1/organization/"):  # public: anyone may look an org up
+            found = path.rsplit("/", 1)[-1] in self.orgs
+            return httpx.Response(200 if found else 404, json={"name": path.rsplit("/", 1)[-1]})
         assert request.headers.get("authorization") == "Bearer admintoken-123456"
+        if method == "GET" and path == "/api/v1/user/":
+            return httpx.Response(200, json={"username": "admin", "super_user": True})
+        if method == "GET" and path.startswith("/api/v1/superuser/users/"):
+            name = path.rsplit("/", 1)[-1]
+            return httpx.Response(200 if name in self.users else 404, json={"username": name, "enabled": True})
         if method == "POST" and path == "/api/v1/superuser/users/":
             self.users.add(body["username"])
             return httpx.Response(200, json={"username": body["username"], "password": "generated-pw-1"})
@@ -132,8 +144,8 @@ def test_cleanup_failures_stay_pending_for_a_later_replay(tmp_path: Path, fake: 
         return fake_call(request)
 
     target.transport = httpx.MockTransport(refuse_deletes)
-    target.admin_persona._clients.clear()
-    target.admin_persona._clients[frozenset(ALL_SCOPES)] = target._admin_client()
+    admin = target.make_client(BearerAuth("admintoken-123456"), "admin", identity="admin")
+    target.admin_persona._clients[frozenset(ALL_SCOPES)] = admin
     world.close()
     assert world.cleanup_failures and "500" in world.cleanup_failures[0]
     assert [e.kind for e in pending_entries(target.journal.path)] == ["org"]

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from harness.audit.expectations import LOGGED, UNLOGGED, Expected
+from harness.audit.expectations import LOGGED, UNLOGGED, Expected, OneOf
 from harness.audit.ledger import CallResult, MutatingCall
 from harness.checks import Outcome
 
@@ -68,7 +68,10 @@ def _parse_time(value: Any) -> dt.datetime | None:
 
 
 def same_value(expected: Any, actual: Any) -> bool:
-    """Metadata values compare as JSON would carry them; ids may come back as numbers or strings."""
+    """Metadata values compare as JSON would carry them; ids may come back as numbers or strings. An expected
+    `OneOf` matches any of its spellings."""
+    if isinstance(expected, OneOf):
+        return any(same_value(option, actual) for option in expected.options)
     if expected == actual:
         return isinstance(expected, bool) == isinstance(actual, bool)
     if isinstance(expected, bool) or isinstance(actual, bool):
@@ -217,8 +220,12 @@ def plan(call: MutatingCall) -> Plan:
 
 
 class Verifier:
-    """Turns a batch of calls into verdicts: plan, read once, match; one re-read after `retry_s` when something is
-    missing (log backends that index asynchronously)."""
+    """Turns a batch of calls into verdicts: plan, read once, match; when something is missing, read once more
+    (after `retry_s`, for log backends that index asynchronously) before calling it missing.
+
+    The second read matters on Quay itself: its log pages are cut by timestamp, and once two entries share the
+    timestamp at a page boundary every later page skips entries (paginate's offset is carried over to every page
+    after it). A walk that starts from a different newest entry cuts its pages elsewhere and finds them."""
 
     def __init__(self, reader: LogReader, *, retry_s: float = 0.0,
                  sleep: Callable[[float], None] = time.sleep) -> None:
@@ -235,8 +242,9 @@ class Verifier:
         bounds = [plans[i].call.earliest for i in todo]
         since = None if any(b is None for b in bounds) else min(b for b in bounds if b is not None)
         verdicts = self._check([plans[i] for i in todo], since)
-        if self.retry_s > 0 and any(v.outcome is Outcome.FAILED for v in verdicts):
-            self.sleep(self.retry_s)
+        if any(v.outcome is Outcome.FAILED for v in verdicts):
+            if self.retry_s > 0:
+                self.sleep(self.retry_s)
             verdicts = self._check([plans[i] for i in todo], since)
         for i, verdict in zip(todo, verdicts, strict=True):
             results[i] = verdict

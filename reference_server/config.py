@@ -51,6 +51,10 @@ FEATURE_DEFAULTS: dict[str, bool] = {
     "USER_INITIALIZE": True,
 }
 
+# The Quay release whose API and behaviour the server follows (Quay's code at the commit the API notes were read
+# from is later than this release, which its own changelog does not name yet). GET /config reports it.
+QUAY_RELEASE = "3.18.0"
+
 TAG_EXPIRATION_OPTIONS = ("0s", "1d", "1w", "2w", "4w")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 

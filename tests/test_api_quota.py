@@ -164,9 +164,7 @@ def test_quota_limits(quota_server: Server) -> None:
     assert s.call("GET", f"{ORG_Q}/{quota_id}/limit/{reject_id}", s.admin_token).status_code == 404
     assert s.call("GET", f"{ORG_Q}/{quota_id}/limit/{warning_id}", s.admin_token).status_code == 404
 
-    assert logs(s, "org_create_quota_limit")[0] == {
-        "namespace": "acme", "quota_id": quota_id, "limit_id": warning_id, "type": "Warning",
-        "threshold_percent": 80}
+    assert logs(s, "org_create_quota_limit")[0] == {"namespace": "acme", "type": "Warning", "threshold_percent": 80}
     change = logs(s, "org_change_quota_limit")[0]
     assert (change["type"], change["threshold_percent"], change["previous_type"],
             change["previous_threshold_percent"]) == ("Warning", 70, "Reject", 95)

@@ -90,7 +90,7 @@ def test_filters_specific_tag_and_bad_filter_syntax(server: Server) -> None:
 
 def test_create_and_move_a_tag_log_and_keep_history(server: Server) -> None:
     first = push(server, ["v1"], "a")
-    second = push(server, [], "b")
+    second = push(server, ["v2"], "b")
     created = server.call("PUT", tag_url("copy"), server.admin_token, json={"manifest_digest": first})
     assert created.status_code == 201 and created.json() == "Updated"
     moved = server.call("PUT", tag_url("copy"), server.admin_token, json={"manifest_digest": second})
@@ -105,6 +105,19 @@ def test_create_and_move_a_tag_log_and_keep_history(server: Server) -> None:
     assert "end_ts" in history[1] and "expiration" in history[1] and "end_ts" not in history[0]
     active = listing(server, specificTag="copy", onlyActiveTags=True)["tags"]
     assert [t["manifest_digest"] for t in active] == [second]
+
+
+def test_a_tag_moves_only_to_a_manifest_a_live_tag_reaches_and_restore_brings_back_the_rest(server: Server) -> None:
+    """Quay looks the manifest of changeTag up among those a live, visible tag reaches: one pushed by digest (kept
+    only by a hidden temporary tag) or left only by ended tags is 404; restoreTag takes either."""
+    by_digest = push(server, [], "b")
+    assert server.call("PUT", tag_url("t"), server.admin_token, json={"manifest_digest": by_digest}).status_code == 404
+    old = push(server, ["v1"], "a")
+    assert server.call("DELETE", tag_url("v1"), server.admin_token).status_code == 204
+    assert server.call("PUT", tag_url("t"), server.admin_token, json={"manifest_digest": old}).status_code == 404
+    restored = server.call("POST", tag_url("v1") + "/restore", server.admin_token, json={"manifest_digest": old})
+    assert restored.status_code == 200
+    assert server.call("PUT", tag_url("t"), server.admin_token, json={"manifest_digest": old}).status_code == 201
 
 
 def test_change_tag_refusals(server: Server) -> None:

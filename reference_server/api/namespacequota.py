@@ -349,10 +349,10 @@ def create_organization_quota_limit(ctx: Ctx, orgname: str, quota_id: str) -> An
         raise invalid_request("Quota limit already exists")
     if not _threshold_ok(percent):
         raise invalid_request(BAD_THRESHOLD)
-    limit = ctx.db.add_quota_limit(quota.id, limit_type, percent)
+    ctx.db.add_quota_limit(quota.id, limit_type, percent)
+    # Quay logs the type as the request spelled it.
     ctx.log("org_create_quota_limit", namespace=namespace, metadata={
-        "namespace": namespace.username, "quota_id": quota.id, "limit_id": limit.id, "type": limit_type,
-        "threshold_percent": percent})
+        "namespace": namespace.username, "type": str(ctx.body["type"]), "threshold_percent": percent})
     return "Created"
 
 

@@ -197,8 +197,9 @@ def change_organization_details(ctx: Ctx, orgname: str) -> Any:
                 metadata={"invoice_email_address": body["invoice_email_address"], "namespace": orgname})
     if "email" in body and body["email"] != org.email:
         old_email = org.email
-        if ctx.db.email_in_use(body["email"]):
-            raise invalid_request("E-mail address already used")
+        # Since Quay 3.18 organizations may share an address with other accounts; it must still be an address.
+        if body["email"] and not valid_email(body["email"]):
+            raise invalid_request("Invalid email address")
         org = ctx.db.update_namespace(org.id, email=body["email"])
         ctx.log("org_change_email", namespace=org,
                 metadata={"email": body["email"], "namespace": orgname, "old_email": old_email})

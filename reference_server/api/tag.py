@@ -272,9 +272,10 @@ def _change_immutability(ctx: Ctx, repo: Repository, name: str, value: bool) -> 
 
 
 def _retarget(ctx: Ctx, repo: Repository, name: str, digest: Any, *, reversion: bool) -> tuple[str | None, str]:
-    """Point the tag at a manifest of this repository: (previous manifest digest, new digest)."""
+    """Point the tag at a manifest of this repository: (previous manifest digest, new digest). Moving a tag needs a
+    manifest some live tag still reaches; restoring may bring back one that only ended tags reach."""
     manifest = ctx.db.manifest_by_digest(repo.id, digest) if isinstance(digest, str) else None
-    if manifest is None:
+    if manifest is None or (not reversion and not ctx.db.manifest_is_alive(repo.id, manifest.id)):
         raise not_found()
     existing = ctx.db.live_tag(repo.id, name)
     if existing is not None and _immutable_enforced(ctx, existing):

@@ -339,6 +339,19 @@ class RegistryQueries(BaseQueries):
             .order_by(t.tag.c.lifetime_start_ms.desc(), t.tag.c.id.desc())).first()
         return _tag(row) if row else None
 
+    def manifest_is_alive(self, repo_id: int, manifest_id: int, at_ms: int | None = None) -> bool:
+        """Whether a live, visible tag points at the manifest, or at a manifest list holding it (Quay's lookup of a
+        manifest that a tag may be moved to; one reachable only from ended tags is found by restoreTag alone)."""
+        at = now_ms() if at_ms is None else at_ms
+        visible_live = (t.tag.c.repository_id == repo_id, t.tag.c.hidden.is_(False), _live(at))
+        direct = select(t.tag.c.id).where(t.tag.c.manifest_id == manifest_id, *visible_live).limit(1)
+        if self.conn.execute(direct).first() is not None:
+            return True
+        parent = (select(t.tag.c.id)
+                  .join(t.manifest_child, t.manifest_child.c.manifest_id == t.tag.c.manifest_id)
+                  .where(t.manifest_child.c.child_manifest_id == manifest_id, *visible_live).limit(1))
+        return self.conn.execute(parent).first() is not None
+
     def has_expired_tag(self, repo_id: int, name: str, at_ms: int | None = None) -> bool:
         """Whether the tag has an ended (deleted or expired) version: pulling it says so instead of 'unknown'."""
         at = now_ms() if at_ms is None else at_ms
@@ -529,9 +542,9 @@ class RegistryQueries(BaseQueries):
     def quota_severity(self, namespace_id: int, *, extra_bytes: int = 0,
                        default_reject_bytes: int = 0) -> str | None:
         """Quay's check (data/model/namespacequota.check_limits): each limit allows int(limit_bytes * percent / 100)
-        bytes and is hit when usage (plus `extra_bytes`, the uploads in flight) is already strictly above that; the
-        hit limit allowing the most bytes decides ("Warning" or "Reject"). Without a quota, a positive system
-        default rejects once usage reaches it (>=)."""
+        bytes and is hit once usage (plus `extra_bytes`, the uploads in flight) reaches that (>=, since Quay 3.18;
+        before it, strictly above); the hit limit allowing the most bytes decides ("Warning" or "Reject"). Without
+        a quota, a positive system default rejects once usage reaches it (>=)."""
         usage = self.namespace_usage(namespace_id) + extra_bytes
         quota = self.namespace_quota(namespace_id)
         if quota is None:
@@ -541,7 +554,7 @@ class RegistryQueries(BaseQueries):
         best: tuple[int, str] | None = None
         for limit in quota.limits:
             allowed = int(quota.limit_bytes * limit.percent / 100)
-            if usage > allowed and (best is None or allowed > best[0]):
+            if usage >= allowed and (best is None or allowed > best[0]):
                 best = (allowed, limit.type)
         return best[1] if best else None
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from reference_server.auth.authn import Authenticator, SessionData
 from reference_server.auth.scopes import GRANTABLE_SCOPES, Scope, scope_string
+from reference_server.config import QUAY_RELEASE
 from reference_server.core.context import Ctx
 from reference_server.core.errors import MessageError
 from reference_server.core.operation import Anyone, Body, Operation
@@ -61,9 +62,29 @@ def initialize_user(ctx: Ctx) -> Any:
     return answer
 
 
+def site_config(ctx: Ctx) -> Any:
+    """Quay's public client configuration: the features switched on or off, what the UI needs to know, and the
+    version. Clients (and the harness) read features here; nothing secret is in it."""
+    config = ctx.config
+    return {
+        "config": {"SERVER_HOSTNAME": config.server_hostname, "PREFERRED_URL_SCHEME": config.preferred_url_scheme,
+                   "REGISTRY_TITLE": config.registry_title,
+                   "TAG_EXPIRATION_OPTIONS": list(config.tag_expiration_options),
+                   "DEFAULT_TAG_EXPIRATION": config.default_tag_expiration},
+        "features": dict(sorted(config.features.items())),
+        "oauth": {},
+        "external_login": [],
+        "registry_state": "normal",
+        "account_recovery_mode": False,
+        "version_number": "" if config.feature("BILLING") else f"Quay v{QUAY_RELEASE}",
+    }
+
+
 OPERATIONS = (
     Operation("GET", "/csrf_token", "web.csrfToken", "", "Return the session's CSRF token, creating one.",
               csrf_token, None, Anyone(), web=True),
+    Operation("GET", "/config", "web.config", "", "Return the public client configuration and feature switches.",
+              site_config, None, Anyone(), web=True),
     Operation("POST", "/api/v1/user/initialize", "web.initializeUser", "",
               "Create the first user of an empty registry.", initialize_user, None, Anyone(),
               body=INITIALIZE_BODY, web=True, csrf_exempt=True, order="validate-first"),

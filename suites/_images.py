@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.errors import HarnessError
 from harness.oci import config_bytes, default_config, make_image, sha256_digest
 from harness.world import Persona, Target, World
 
@@ -29,9 +28,7 @@ class ImagePusher:
     """`ImagePusher(target, persona).push_image("ns/repo", "tag", seed="x", layers=2)` -> PushedImage."""
 
     def __init__(self, target: Target, persona: Persona) -> None:
-        if persona.password is None:
-            raise HarnessError(f"{persona.name} has no password, so it cannot get a registry token")
-        self.registry = target.registry_client(persona.name, persona.password, record=False)
+        self.registry = target.registry_client(*persona.registry_login(), record=False)
 
     def close(self) -> None:
         self.registry.close()

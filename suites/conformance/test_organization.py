@@ -12,6 +12,7 @@ import pytest
 
 from harness.checks import expect
 from harness.client import QuayClient
+from harness.profile import BEHAVIOUR_SINCE
 from harness.world import Persona, Robot, Target, World
 
 pytestmark = pytest.mark.area("organization")
@@ -227,13 +228,20 @@ def test_tag_expiration_outside_the_allowed_options_is_400_message(world: World)
 
 
 @pytest.mark.operation("changeOrganizationDetails")
-def test_changing_org_email_to_a_used_address_is_400(world: World) -> None:
+def test_changing_org_email_to_a_used_address_follows_the_targets_version(world: World, target: Target) -> None:
     owner, other = world.user(), world.user()
     org = world.org(owner=owner)
-    body = expect(owner.client().call("changeOrganizationDetails", orgname=org,
-                                      json={"email": f"{other.name}@example.com"}), 400,
-                  error_type="invalid_request")
-    assert body["detail"] == "E-mail address already used"
+    used = f"{other.name}@example.com"
+    response = owner.client().call("changeOrganizationDetails", orgname=org, json={"email": used})
+    since = BEHAVIOUR_SINCE["org_email_shared"]
+    if target.profile.has("org_email_shared"):
+        body = expect(response, 200, why=f"Quay {since} and later accept an organization e-mail that another "
+                                         "account already uses")
+        assert body["email"] == used, f"the organization's view shows the new e-mail {used!r}, not {body['email']!r}"
+    else:
+        body = expect(response, 400, error_type="invalid_request",
+                      why=f"Quay before {since} refuses an e-mail another account already uses")
+        assert body["detail"] == "E-mail address already used"
 
 
 @pytest.mark.operation("changeOrganizationDetails")

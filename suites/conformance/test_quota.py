@@ -5,8 +5,8 @@ bodies ("Created" with 201, bare arrays, "10.0 GiB", the limit list, the 400 tex
 
 Who may write: the /superuser/... variants need any superuser; the /organization/{org}/quota... writes need a
 superuser with FEATURE_SUPERUSERS_FULL_ACCESS (a plain org admin, and a superuser without full access, get 403).
-The harness knows the target's setting from harness_config.superusers_full_access, so tests that need the org-path
-writes (and so every limit, since limits have no other route) skip without it, and the refusal test skips with it.
+The harness reads the target's setting into its profile (GET /config), so tests that need the org-path writes (and
+so every limit, since limits have no other route) skip without it, and the refusal test skips with it.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ import pytest
 
 from harness.checks import expect
 from harness.client import QuayClient
-from harness.config import HarnessConfig
 from harness.oci import Image, RegistryClient, RegistryError, make_image
+from harness.profile import BEHAVIOUR_SINCE
 from harness.world import Persona, Target, World
 
 pytestmark = pytest.mark.area("namespacequota")
@@ -32,14 +32,14 @@ REGISTRY_SIZE_KEYS = {"size_bytes", "last_ran", "queued", "running"}
 
 # ---- helpers ---------------------------------------------------------------------------------------------------
 @pytest.fixture
-def full_access(harness_config: HarnessConfig) -> bool:
-    return harness_config.superusers_full_access
+def full_access(target: Target) -> bool:
+    return target.profile.full_access
 
 
 def need_full_access(full_access: bool) -> None:
     if not full_access:
         pytest.skip("org-path quota writes (and all limit writes) need a superuser with "
-                    "FEATURE_SUPERUSERS_FULL_ACCESS; harness_config.superusers_full_access is off")
+                    "FEATURE_SUPERUSERS_FULL_ACCESS, which the target has off")
 
 
 def check_quota_view(view: Any, limit_bytes: int, limit_text: str | None = None) -> dict[str, Any]:
@@ -283,7 +283,7 @@ def test_org_admin_cannot_write_quota(world: World, admin: QuayClient) -> None:
 def test_superuser_without_full_access_cannot_write_org_quota(world: World, admin: QuayClient,
                                                               full_access: bool) -> None:
     if full_access:
-        pytest.skip("the target's superuser has full access (harness_config.superusers_full_access)")
+        pytest.skip("the target's superuser has full access (FEATURE_SUPERUSERS_FULL_ACCESS), so it is not refused")
     owner, org, quota_id = org_with_quota(world, admin)
     other = world.org(owner=owner)
     calls = [
@@ -427,7 +427,9 @@ def test_quota_report_counts_distinct_blobs_once_per_namespace(world: World, adm
     assert quota_report(client, org)["quota_bytes"] == image.size
 
 
-@pytest.mark.operation("getOrganization")
+# listOrganizationQuota marks the test as one of quota management: without FEATURE_QUOTA_MANAGEMENT (Quay's default)
+# there is no quota_report, and the operation is absent from the target's discovery.
+@pytest.mark.operation("getOrganization", "listOrganizationQuota")
 def test_quota_report_of_an_unpushed_org(world: World) -> None:
     owner = world.user()
     org = world.org(owner=owner)
@@ -450,30 +452,42 @@ def push_refused(registry: RegistryClient, repo: str, tag: str, image: Image) ->
 
 @pytest.mark.operation("createOrganizationQuotaSuperUser", "changeOrganizationQuotaSuperUser",
                        "createOrganizationQuotaLimit", "getOrganization")
-def test_reject_blocks_only_once_usage_exceeds_the_threshold(world: World, admin: QuayClient, target: Target,
-                                                             full_access: bool) -> None:
-    """Quay's check_limits hits a limit when usage > int(limit_bytes * percent / 100): usage equal to the Reject
-    threshold still pushes (quay-api.md D5 writes >=; Quay's code compares with >). The manifest PUT checks after
-    its blobs are counted, and a push refused there stays counted."""
+def test_reject_at_exactly_the_threshold_follows_the_targets_version(world: World, admin: QuayClient, target: Target,
+                                                                     full_access: bool) -> None:
+    """Quay's check_limits hits a limit once usage reaches int(limit_bytes * percent / 100) since 3.18 (>=; quay-api.md
+    D5), and only when usage is above it before (>). It runs when a blob upload starts and again on the manifest PUT
+    after the manifest's blobs are counted; a push refused at the manifest stays counted, one refused when its
+    first upload starts counts nothing."""
     need_full_access(full_access)
+    inclusive = target.profile.has("quota_limit_inclusive")
+    rule = (f"Quay {BEHAVIOUR_SINCE['quota_limit_inclusive']} and later refuse once usage reaches the Reject "
+            "threshold" if inclusive else
+            f"Quay before {BEHAVIOUR_SINCE['quota_limit_inclusive']} refuses only once usage is above it")
     owner, org, quota_id = org_with_quota(world, admin, limit_bytes=GIB)
     repo = world.repo(org, as_=owner)
     first = make_image(f"{org}-a", n_layers=1)
     with registry_for(target, owner) as registry:
         registry.push(repo, "first", first)
         usage = quota_report(owner.client(), org)["quota_bytes"]
-        assert usage == first.size
+        assert usage == first.size, f"usage after one push is the image's {first.size} bytes, the target says {usage}"
         expect(admin.call("changeOrganizationQuotaSuperUser", namespace=org, quota_id=quota_id,
                           json={"limit_bytes": usage}), 200)
         add_limit(admin, org, quota_id, "Reject", 100)
         # The same image under another tag: no blob to upload and nothing new to count, usage stays == threshold.
-        assert not push_refused(registry, repo, "again", first), \
-            f"usage {usage} equals the Reject threshold; Quay refuses only above it"
+        refused = push_refused(registry, repo, "again", first)
+        assert refused is inclusive, (f"usage {usage} equals the Reject threshold; {rule}; the target "
+                                      f"{'refused' if refused else 'accepted'} the push")
         second = make_image(f"{org}-b", n_layers=1)
-        assert push_refused(registry, repo, "second", second), "usage above the threshold after the manifest"
-        assert quota_report(owner.client(), org)["quota_bytes"] == usage + second.size
-        assert push_refused(registry, repo, "third", make_image(f"{org}-c", n_layers=1))
-        assert quota_report(owner.client(), org)["quota_bytes"] == usage + second.size
+        assert push_refused(registry, repo, "second", second), \
+            "usage at or above the Reject threshold: Quay refuses a push of a new image"
+        counted = usage if inclusive else usage + second.size
+        got = quota_report(owner.client(), org)["quota_bytes"]
+        where = ("when its first upload starts (nothing counted)" if inclusive
+                 else "at its manifest, with its blobs counted")
+        assert got == counted, f"{rule}, so the push is refused {where}: usage should be {counted}, not {got}"
+        assert push_refused(registry, repo, "third", make_image(f"{org}-c", n_layers=1)), \
+            "usage above the Reject threshold: Quay refuses every further push of new content"
+        assert quota_report(owner.client(), org)["quota_bytes"] == counted, "a push refused at its start counts nothing"
 
 
 @pytest.mark.operation("createOrganizationQuotaSuperUser", "createOrganizationQuotaLimit", "getOrganization")

@@ -14,9 +14,10 @@ What it encodes:
   `require_repo_read` does not look at the identity); writing or administering them still needs a role.
 * Creating a repository needs team role creator or admin (after the cap) in the namespace; in one's own
   namespace a user counts as admin. The creator gets an explicit `admin` row on the new repository.
-* Adding a user to a team of an organization where it is in no team yet makes an invite (Quay's defaults:
-  MAILING + REQUIRE_TEAM_INVITE), which gives nothing until it is accepted; accepting confirms every pending
-  invite of that user in that organization. Robots (of the organization only) are added directly.
+* Adding a user to a team of an organization where it is in no team yet makes an invite when the target requires
+  invites (Quay's defaults: MAILING + REQUIRE_TEAM_INVITE), which gives nothing until it is accepted; accepting
+  confirms every pending invite of that user in that organization. Without invites every user is added directly.
+  Robots (of the organization only) are always added directly.
 """
 
 from __future__ import annotations
@@ -112,6 +113,9 @@ class Model:
     """Namespaces, teams, repositories and permission rows; `users` are the people that exist (namespaces)."""
 
     users: set[str] = field(default_factory=set)
+    # Whether the target invites users who are in no team of the org (Quay does when MAILING and
+    # REQUIRE_TEAM_INVITE are both on) or adds everyone directly.
+    invites: bool = True
     orgs: dict[str, Org] = field(default_factory=dict)
     repos: dict[str, Repo] = field(default_factory=dict)  # "namespace/name"
     robots: set[str] = field(default_factory=set)  # "namespace+short"
@@ -152,7 +156,7 @@ class Model:
                 raise Refused(f"robot {member} is not of {org}")
             t.members.add(member)
             return False
-        if self.in_org(member, org):
+        if not self.invites or self.in_org(member, org):
             t.members.add(member)
             return False
         t.invited.add(member)

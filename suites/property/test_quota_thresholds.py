@@ -10,18 +10,21 @@ endpoints/v2/blob.py and manifest.py), which quay-api.md D5 describes:
 
 * usage = the sum of the compressed sizes of the distinct blobs (config and layers) that manifests in the namespace
   reference; a blob already counted in the namespace is not counted again, whichever repository it is pushed to.
-* a limit is hit when usage > int(limit_bytes * percent / 100). check_limits compares with a strict `>`; D5 writes
-  `>=`, but every version of check_limits we could read uses `>`, so the model follows the code (see USAGE_HITS).
+* a limit is hit when usage >= int(limit_bytes * percent / 100) on Quay 3.18 and later, and when usage > that before
+  (check_limits compared strictly until 3.18; quay-api.md D5 describes the newer `>=`). The model takes the
+  comparison of the target's version (see `usage_hits`).
 * the severity is the type of the hit limit with the largest allowed bytes, so a hit Warning above a hit Reject
   masks the Reject (D5: "the highest allowed-bytes hit gives the severity"). Only severity Reject refuses.
 * the check runs when a blob upload starts or finishes (current usage: the harness uploads each blob in one PUT,
   so no bytes are in flight), and again on the manifest PUT after the manifest's blobs have been added to usage.
   A push refused there keeps its blobs counted (Quay gives the manifest an expired temporary tag; only GC frees it).
 
-Route for configuring limits: createOrganizationQuotaSuperUser works for any superuser, but Quay has no superuser
-variant for limits. Limits are created only by createOrganizationQuotaLimit, which quay-api.md (A row 86, D5) gives
-to superusers with FEATURE_SUPERUSERS_FULL_ACCESS only (a plain org admin gets 403), and there is no limit route for
-user namespaces at all. So without full access no route can add a Reject limit, and the property is skipped.
+Routes: the quota itself is made with createOrganizationQuotaSuperUser, which every superuser may call. Limits can
+only be added by createOrganizationQuotaLimit, which Quay gives to superusers with FEATURE_SUPERUSERS_FULL_ACCESS
+alone (an org admin and a plain superuser get 403; user namespaces have no limit route at all). So with full access
+the property draws 1-3 Warning/Reject limits; without it the quota has no limit, and the property checks what still
+holds: no push is ever refused, and usage counts each distinct blob of the namespace once. Reject thresholds cannot
+be checked without full access, because no route of Quay's API can add one.
 """
 
 from __future__ import annotations
@@ -38,14 +41,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from harness.checks import expect
-from harness.config import HarnessConfig
 from harness.oci import Image, RegistryClient, RegistryError, default_config
 from harness.world import Persona, Target, World
 
 pytestmark = pytest.mark.area("namespacequota")
 
-OPERATIONS = ("createOrganizationQuotaSuperUser", "listOrganizationQuotaSuperUser", "createOrganizationQuotaLimit",
-              "getOrganization", "createOrganization", "createRepo")
+OPERATIONS = ("createOrganizationQuotaSuperUser", "listOrganizationQuotaSuperUser", "getOrganization",
+              "createOrganization", "createRepo")
 REPOS_PER_EXAMPLE = 2
 # A fraction of the profile's examples: each one creates an organization, two repositories, a quota and up to five
 # image pushes, about ten times the round trips of an RBAC step.
@@ -73,16 +75,15 @@ def allowed_bytes(limit_bytes: int, limit: Limit) -> int:
     return int(limit_bytes * limit.percent / 100)
 
 
-def usage_hits(usage: int, allowed: int) -> bool:
-    # Quay's check_limits: `if size > bytes_allowed` (strict). quay-api.md D5 says `>=`; see the module docstring.
-    return usage > allowed
+def usage_hits(usage: int, allowed: int, inclusive: bool) -> bool:
+    return usage >= allowed if inclusive else usage > allowed
 
 
-def severity(usage: int, limit_bytes: int, limits: list[Limit]) -> str | None:
+def severity(usage: int, limit_bytes: int, limits: list[Limit], inclusive: bool) -> str | None:
     """The type of the hit limit with the largest allowed bytes (None: nothing hit). Percents are distinct and
     limit_bytes >= 100, so allowed bytes are distinct and there is no tie to break."""
     hit = [(allowed_bytes(limit_bytes, lim), lim.kind) for lim in limits
-           if usage_hits(usage, allowed_bytes(limit_bytes, lim))]
+           if usage_hits(usage, allowed_bytes(limit_bytes, lim), inclusive)]
     return max(hit)[1] if hit else None
 
 
@@ -90,19 +91,23 @@ def severity(usage: int, limit_bytes: int, limits: list[Limit]) -> str | None:
 class QuotaModel:
     limit_bytes: int
     limits: list[Limit]
+    inclusive: bool  # the target's comparison: >= since Quay 3.18 (profile.has("quota_limit_inclusive"))
     usage: int = 0
     counted: set[str] = field(default_factory=set)  # blob digests already in the namespace's usage
 
+    def severity(self) -> str | None:
+        return severity(self.usage, self.limit_bytes, self.limits, self.inclusive)
+
     def push(self, blobs: dict[str, int]) -> bool:
         """Apply one push of these blobs (digest -> size); True when Quay accepts it."""
-        if severity(self.usage, self.limit_bytes, self.limits) == "Reject":
+        if self.severity() == "Reject":
             return False  # refused when the first blob upload starts; nothing is counted
         for digest, size in blobs.items():
             if digest not in self.counted:
                 self.counted.add(digest)
                 self.usage += size
         # The manifest PUT checks again after its blobs were added, and they stay counted when it is refused.
-        return severity(self.usage, self.limit_bytes, self.limits) != "Reject"
+        return self.severity() != "Reject"
 
 
 # ---- images -------------------------------------------------------------------------------------------------------
@@ -149,10 +154,7 @@ class Context:
 
 
 @pytest.fixture
-def context(target: Target, world: World, harness_config: HarnessConfig) -> Iterator[Context]:
-    if not harness_config.superusers_full_access:
-        pytest.skip("limits can only be created by a superuser with FEATURE_SUPERUSERS_FULL_ACCESS "
-                    "(createOrganizationQuotaLimit); the target's superuser has no full access")
+def context(target: Target, world: World) -> Iterator[Context]:
     owner = world.user()
     registry = target.registry_client(owner.name, owner.password)
     try:
@@ -171,7 +173,8 @@ def setup_namespace(ctx: Context, limit_bytes: int, limits: list[Limit]) -> tupl
     assert isinstance(quotas, list) and len(quotas) == 1, quotas
     for lim in limits:
         expect(admin.call("createOrganizationQuotaLimit", orgname=org, quota_id=quotas[0]["id"],
-                          json={"type": lim.kind, "threshold_percent": lim.percent}), 201)
+                          json={"type": lim.kind, "threshold_percent": lim.percent}), 201,
+               why="a superuser with full access adds a quota limit with 201")
     repos = [ctx.world.repo(org, as_=ctx.owner) for _ in range(REPOS_PER_EXAMPLE)]
     return org, repos
 
@@ -196,16 +199,21 @@ def push_refused(ctx: Context, repo: str, tag: str, image: Image) -> bool:
 
 @pytest.mark.operation(*OPERATIONS)
 @quota_settings()
-@given(limit_bytes=st.integers(2_000, 40_000), limits=limit_sets,
+@given(limit_bytes=st.integers(2_000, 40_000), data=st.data(),
        plans=st.lists(push_plans, min_size=2, max_size=5), seed=st.integers(0, 2**32 - 1))
-def test_pushes_are_refused_exactly_when_quays_rule_says(context: Context, limit_bytes: int, limits: list[Limit],
+def test_pushes_are_refused_exactly_when_quays_rule_says(context: Context, limit_bytes: int, data: st.DataObject,
                                                          plans: list[PushPlan], seed: int) -> None:
     ctx = context
+    profile = ctx.target.profile
+    # Without full access no route adds a limit (see the module docstring): the quota stands alone.
+    limits = data.draw(limit_sets, label="limits") if profile.full_access else []
     org, repos = setup_namespace(ctx, limit_bytes, limits)
-    model = QuotaModel(limit_bytes, limits)
+    model = QuotaModel(limit_bytes, limits, inclusive=profile.has("quota_limit_inclusive"))
     rng = random.Random(seed)  # payload bytes only; sizes and structure come from Hypothesis
     made: list[bytes] = []
-    trace = [describe(limit_bytes, limits)]
+    comparison = ">=" if model.inclusive else ">"
+    trace = [f"{describe(limit_bytes, limits)}; a limit is hit when usage {comparison} allowed "
+             f"(Quay {profile.version or 'of unknown version'})"]
     for step, plan in enumerate(plans):
         layers = [layer(rng.randbytes(size)) for size in plan.fresh]
         made.extend(layers)
@@ -218,6 +226,13 @@ def test_pushes_are_refused_exactly_when_quays_rule_says(context: Context, limit
         refused = push_refused(ctx, repos[plan.repo_index], f"push{step}", image)
         trace.append(f"push {step} to repo {plan.repo_index}: {len(blobs)} blobs, usage {before} -> {model.usage}, "
                      f"model {'accepts' if accepted else 'refuses'}, target {'refused' if refused else 'accepted'}")
-        assert refused != accepted, "\n".join(trace)
+        if refused == accepted:
+            rule = ("a push is refused once usage reaches a Reject limit" if model.inclusive
+                    else "a push is refused once usage is above a Reject limit") if limits else \
+                "a quota without limits refuses nothing"
+            raise AssertionError(f"Quay {'accepts' if accepted else 'refuses'} push {step} ({rule}); the target "
+                                 f"{'refused' if refused else 'accepted'} it. Steps:\n" + "\n".join(trace))
         observed = namespace_usage(ctx, org)
-        assert observed == model.usage, "\n".join([*trace, f"quota_report.quota_bytes is {observed}"])
+        assert observed == model.usage, (
+            f"Quay counts each distinct blob of the namespace once: usage should be {model.usage} bytes, the "
+            f"target's getOrganization quota_report.quota_bytes says {observed}. Steps:\n" + "\n".join(trace))

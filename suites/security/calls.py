@@ -31,8 +31,15 @@ class Call:
     path: dict[str, Any]  # path parameters, passed to QuayClient.call as keywords
     json: Any = None
     params: dict[str, str] | None = None
-    # The call would destroy or convert the caller's own account: run it as a throwaway user instead.
+    # The call would destroy, convert or sign out the caller's own account: run it as a throwaway user instead.
     throwaway_caller: bool = False
+    # The call writes to the caller's own account (a robot, an app token, a log export): a caller that is not the
+    # run's own (the configured superuser, the read-only superuser) acts through a throwaway user, so nothing
+    # outside the run's prefix is touched. Own-account rules do not depend on who the signed-in user is.
+    writes_own_account: bool = False
+
+    def stand_in_needed(self, caller: str, run_owns: Callable[[str], bool]) -> bool:
+        return self.throwaway_caller or (self.writes_own_account and not run_owns(caller))
 
 
 CallSpec = Callable[[Scene], Call]
@@ -80,12 +87,13 @@ CALLS: dict[str, CallSpec] = {
     "listRepos": lambda s: Call({}, params={"namespace": s.org}),
     "requestRecoveryEmail": lambda s: Call({}, {"email": f"{s.outsider}@example.com"}),
     "signinUser": lambda s: Call({}, {"username": s.outsider, "password": s.outsider_password}),
-    "logout": lambda s: Call({}),
+    # Quay ends every session of the user who signs out: never the run's own superuser.
+    "logout": lambda s: Call({}, throwaway_caller=True),
     "createNewUser": lambda s: Call({}, {"username": f"nu{s.unique}", "password": "short", "email": "bad"}),
     "retrieveExternalLoginAuthorizationUrl": lambda s: Call({"service_id": "missingservice"}, {"kind": "login"}),
     # own account
     "getLoggedInUser": lambda s: Call({}),
-    "changeUserDetails": lambda s: Call({}, {}),
+    "changeUserDetails": lambda s: Call({}, {}, writes_own_account=True),
     "deleteCurrentUser": lambda s: Call({}, throwaway_caller=True),
     "verifyUser": lambda s: Call({}, {"password": s.caller_password}),
     "detachExternalLogin": lambda s: Call({"service_id": "missingservice"}),
@@ -93,8 +101,9 @@ CALLS: dict[str, CallSpec] = {
     "convertUserToOrganization": lambda s: Call({}, {"adminUser": s.outsider, "adminPassword": "wrong-password"},
                                                 throwaway_caller=True),
     "listStarredRepos": lambda s: Call({}),
-    "createStar": lambda s: Call({}, {"namespace": s.org, "repository": s.repo.split("/", 1)[1]}),
-    "deleteStar": lambda s: Call({"repository": s.repo}),
+    "createStar": lambda s: Call({}, {"namespace": s.org, "repository": s.repo.split("/", 1)[1]},
+                                 writes_own_account=True),
+    "deleteStar": lambda s: Call({"repository": s.repo}, writes_own_account=True),
     "listUserNotifications": lambda s: Call({}),
     "getUserNotification": lambda s: Call({"uuid": MISSING}),
     "updateUserNotification": lambda s: Call({"uuid": MISSING}, {"dismissed": True}),
@@ -104,7 +113,7 @@ CALLS: dict[str, CallSpec] = {
     "listAssignedAuthorizations": lambda s: Call({}),
     "deleteAssignedAuthorization": lambda s: Call({"assigned_authorization_uuid": MISSING}),
     "listAppTokens": lambda s: Call({}),
-    "createAppToken": lambda s: Call({}, {"title": f"matrix {s.unique}"}),
+    "createAppToken": lambda s: Call({}, {"title": f"matrix {s.unique}"}, writes_own_account=True),
     "getAppToken": lambda s: Call({"token_uuid": MISSING}),
     "revokeAppToken": lambda s: Call({"token_uuid": MISSING}),
     "createOrganization": lambda s: Call({}, {"name": f"{s.org}x{s.unique}", "email": f"o{s.unique}@example.com"}),
@@ -112,7 +121,7 @@ CALLS: dict[str, CallSpec] = {
     "declineOrganizationTeamInvite": lambda s: Call({"code": MISSING}),
     "getUserRobots": lambda s: Call({}),
     "getUserRobot": lambda s: Call({"robot_shortname": MISSING}),
-    "createUserRobot": lambda s: Call({"robot_shortname": f"r{s.unique}"}),
+    "createUserRobot": lambda s: Call({"robot_shortname": f"r{s.unique}"}, writes_own_account=True),
     "deleteUserRobot": lambda s: Call({"robot_shortname": MISSING}),
     "getUserRobotFederation": lambda s: Call({"robot_shortname": MISSING}),
     "createUserRobotFederation": lambda s: Call({"robot_shortname": MISSING}, []),
@@ -263,7 +272,7 @@ CALLS: dict[str, CallSpec] = {
     # logs
     "listUserLogs": _own(),
     "getAggregateUserLogs": _own(),
-    "exportUserLogs": _own(json=EXPORT),
+    "exportUserLogs": lambda s: Call({}, EXPORT, writes_own_account=True),
     "listOrgLogs": _org(),
     "getAggregateOrgLogs": _org(),
     "exportOrgLogs": lambda s: Call({"orgname": s.org}, EXPORT),

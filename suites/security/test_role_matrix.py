@@ -57,7 +57,7 @@ def _cells(op_id: str, cast: Cast, world: World, target: Target, full_access: bo
                         caller_password=(caller.password or "") if caller else "", unique=cast.unique())
         call = CALLS[op_id](scene)
         client = cast.client(standing)
-        if call.throwaway_caller and caller is not None:
+        if caller is not None and call.stand_in_needed(caller.name, target.owns):
             stand_in = world.user()
             call = CALLS[op_id](replace(scene, caller=stand_in.name, caller_password=stand_in.password or ""))
             client = stand_in.client()

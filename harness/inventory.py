@@ -10,6 +10,7 @@ What the superuser may not list (another organization's robots without full acce
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from harness.client import QuayClient
 from harness.errors import HarnessError
 
 WORKERS = 4  # concurrent reads: a Quay with many namespaces is inventoried in a few seconds
+SERVER_ERROR_TRIES = 3
 MAX_REPO_PAGES = 100
 
 
@@ -95,7 +97,13 @@ class _Reader:
     def get(self, op: str, **kwargs: Any) -> tuple[int, Any]:
         status, body = 0, None
         for client in self.clients:
-            status, body = _body(client, op, **kwargs)
+            for attempt in range(SERVER_ERROR_TRIES):
+                status, body = _body(client, op, **kwargs)
+                if status < 500:
+                    break
+                # Quay's listings can fail while another client deletes a namespace (it builds each row with a
+                # lookup by name that no longer resolves): a listing of a moment later is as good.
+                time.sleep(0.5 * (attempt + 1))
             if status not in (401, 403):
                 break
         return status, body

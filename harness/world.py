@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from harness.audit.ledger import Ledger
-from harness.audit.verify import SuperuserLogReader, Verifier
+from harness.audit.verify import LogReader, PagedLogReader, SuperuserLogReader, Verifier
 from harness.auth import ALL_SCOPES, USER_PATH, BearerAuth, SessionAuth, mint_token
 from harness.catalog import Catalog
 from harness.checks import expect
@@ -145,6 +145,7 @@ class Target:
         self.journal = Journal(config.run_dir / f"journal-{self.prefix}.jsonl")
         self._counter = itertools.count(1)
         self._clients: list[QuayClient] = []
+        self._raw: dict[str, QuayClient] = {}
         self.personas: dict[str, Persona] = {}
         self.tracker = CreationTracker(self)
         self.audit = Ledger(catalog)
@@ -154,7 +155,8 @@ class Target:
                                 timeout=config.request_timeout, verify=self.tls, name="admin[audit]",
                                 identity=self._admin_name)
             self._clients.append(reader)
-            self.audit.verify = Verifier(SuperuserLogReader(reader), retry_s=config.audit_log_retry_s)
+            self.audit.verify = Verifier(SuperuserLogReader(reader), retry_s=config.audit_log_retry_s,
+                                         namespace_logs=self._namespace_log_readers)
         self.anon = self.make_client(None, "anonymous")
         self.admin_persona = Persona(self, self._admin_name,
                                      config.password.get_secret_value() if config.password else None,
@@ -196,20 +198,48 @@ class Target:
     def admin(self) -> QuayClient:
         return self.admin_persona.client()
 
+    def _raw_client(self, auth: httpx.Auth, name: str) -> QuayClient:
+        """A client without hooks (nothing recorded, nothing journaled): for reading what exists and the logs."""
+        with self._lock:
+            if name not in self._raw:
+                self._raw[name] = QuayClient(self.base_url, auth, self.catalog, transport=self.transport,
+                                             timeout=self.config.request_timeout, verify=self.tls, name=name)
+                self._clients.append(self._raw[name])
+            return self._raw[name]
+
     def inventory_clients(self) -> tuple[QuayClient, QuayClient | None]:
         """Clients that read what exists without creating anything first (no token minting, no hooks): the
         superuser with its configured credentials, and the global read-only superuser when one is configured."""
-        def raw(auth: httpx.Auth, name: str, identity: str) -> QuayClient:
-            client = QuayClient(self.base_url, auth, self.catalog, transport=self.transport,
-                                timeout=self.config.request_timeout, verify=self.tls, name=name, identity=identity)
-            self._clients.append(client)
-            return client
-
         readonly = None
         if self.config.readonly_username and self.config.readonly_password:
-            readonly = raw(SessionAuth(self.config.readonly_username, self.config.readonly_password.get_secret_value()),
-                           "readonly[inventory]", self.config.readonly_username)
-        return raw(self._admin_auth(), "admin[inventory]", self._admin_name), readonly
+            readonly = self._raw_client(SessionAuth(self.config.readonly_username,
+                                                    self.config.readonly_password.get_secret_value()),
+                                        "readonly[read]")
+        return self._raw_client(self._admin_auth(), "admin[read]"), readonly
+
+    def _namespace_log_readers(self, namespace: str, caller: str | None) -> list[LogReader]:
+        """Who may read one namespace's own log listing: a user namespace of the run only its owner (listUserLogs);
+        an organization its admins (the caller, when its all-scopes token exists already), the global read-only
+        superuser, and the superuser with full access (listOrgLogs)."""
+        everything = frozenset(ALL_SCOPES)
+        owner = self.personas.get(namespace)
+        if owner is not None:
+            token = owner._tokens.get(everything)
+            if token is None:
+                return []
+            return [PagedLogReader(self._raw_client(BearerAuth(token), f"{namespace}[logs]"), "listUserLogs",
+                                   who=namespace)]
+        readers: list[LogReader] = []
+        acting = self.personas.get(caller or "")
+        token = acting._tokens.get(everything) if acting is not None else None
+        if acting is not None and token is not None:
+            readers.append(PagedLogReader(self._raw_client(BearerAuth(token), f"{acting.name}[logs]"), "listOrgLogs",
+                                          who=acting.name, orgname=namespace))
+        admin, readonly = self.inventory_clients()
+        for client, who in ((readonly, self.config.readonly_username), (admin, self._admin_name)):
+            if client is not None:
+                readers.append(PagedLogReader(client, "listOrgLogs", who=str(who), orgname=namespace))
+        return readers
 
     def _bootstrap_client(self) -> QuayClient:
         """The superuser before it has a token of the run's own making: its configured token, or its session."""

@@ -431,6 +431,24 @@ def test_a_missing_entry_is_read_once_more_at_once_and_only_twice_in_all() -> No
     assert result.outcome is Outcome.FAILED and never.calls == 2
 
 
+def test_an_entry_the_global_listing_loses_is_looked_for_in_the_namespaces_own_listing() -> None:
+    """Quay's superuser listing can skip entries on every walk near equal timestamps; the namespace's own listing
+    is paged separately. Found there, the entry is in the target's log; found nowhere, the call fails saying so."""
+    entry = _entry({"repo": "r", "namespace": "ns", "description": "d"})
+    asked: list[tuple[str, str | None]] = []
+
+    def namespace_logs(namespace: str, caller: str | None) -> list[FakeReader]:
+        asked.append((namespace, caller))
+        return [FakeReader(ReadResult([], skipped="not allowed")), FakeReader(ReadResult([entry]))]
+
+    [result] = Verifier(FakeReader(ReadResult([])), namespace_logs=namespace_logs)([_update_repo()])
+    assert result.outcome is Outcome.PASSED and "namespace's own log listing" in result.detail
+    assert asked == [("ns", "alice")]
+    [result] = Verifier(FakeReader(ReadResult([])),
+                        namespace_logs=lambda ns, caller: [FakeReader(ReadResult([]))])([_update_repo()])
+    assert result.outcome is Outcome.FAILED and "not in the namespace's own log listing either" in result.detail
+
+
 def test_summary_per_operation_keeps_the_worst_and_does_not_let_skips_hide_passes() -> None:
     summary = AuditSummary()
     for result in [CallResult("a", Outcome.PASSED, "", "t1"), CallResult("a", Outcome.SKIPPED, "why", "t2"),

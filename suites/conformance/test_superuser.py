@@ -202,6 +202,16 @@ def test_delete_install_user_is_204_and_the_user_is_gone(world: World, admin: Qu
     expect(admin.call("getInstallUser", username=persona.name), 404, error_type="not_found")
 
 
+@pytest.mark.operation("deleteInstallUser", "changeInstallUser", "getInstallUser")
+def test_deleting_a_disabled_user_removes_it_too(world: World, admin: QuayClient) -> None:
+    """Deleting a user the superuser disabled earlier removes it like any other: 204, then 404 by name."""
+    persona = world.user()
+    expect(admin.call("changeInstallUser", username=persona.name, json={"enabled": False}), 200)
+    expect(admin.call("deleteInstallUser", username=persona.name), 204)
+    expect(admin.call("getInstallUser", username=persona.name), 404, error_type="not_found",
+           why="deleting the disabled user answered 204, so it must be gone by name")
+
+
 @pytest.mark.operation("deleteInstallUser")
 def test_a_superuser_cannot_be_deleted(admin: QuayClient, target: Target) -> None:
     body = expect(admin.call("deleteInstallUser", username=target.admin_persona.name), 400,

@@ -37,9 +37,13 @@ class Call:
     # run's own (the configured superuser, the read-only superuser) acts through a throwaway user, so nothing
     # outside the run's prefix is touched. Own-account rules do not depend on who the signed-in user is.
     writes_own_account: bool = False
+    # The call sends the caller's password: a caller whose password the run does not hold (the superuser configured
+    # with only a token) acts through a throwaway user, whose password it knows.
+    needs_caller_password: bool = False
 
-    def stand_in_needed(self, caller: str, run_owns: Callable[[str], bool]) -> bool:
-        return self.throwaway_caller or (self.writes_own_account and not run_owns(caller))
+    def stand_in_needed(self, caller: str, password: str, run_owns: Callable[[str], bool]) -> bool:
+        return (self.throwaway_caller or (self.writes_own_account and not run_owns(caller))
+                or (self.needs_caller_password and not password))
 
 
 CallSpec = Callable[[Scene], Call]
@@ -95,9 +99,9 @@ CALLS: dict[str, CallSpec] = {
     "getLoggedInUser": lambda s: Call({}),
     "changeUserDetails": lambda s: Call({}, {}, writes_own_account=True),
     "deleteCurrentUser": lambda s: Call({}, throwaway_caller=True),
-    "verifyUser": lambda s: Call({}, {"password": s.caller_password}),
+    "verifyUser": lambda s: Call({}, {"password": s.caller_password}, needs_caller_password=True),
     "detachExternalLogin": lambda s: Call({"service_id": "missingservice"}),
-    "generateUserClientKey": lambda s: Call({}, {"password": s.caller_password}),
+    "generateUserClientKey": lambda s: Call({}, {"password": s.caller_password}, needs_caller_password=True),
     "convertUserToOrganization": lambda s: Call({}, {"adminUser": s.outsider, "adminPassword": "wrong-password"},
                                                 throwaway_caller=True),
     "listStarredRepos": lambda s: Call({}),

@@ -37,6 +37,8 @@ _VERSION = re.compile(r"v?(\d+)\.(\d+)(?:\.(\d+))?")
 BEHAVIOUR_SINCE: dict[str, str] = {
     # changeOrganizationDetails accepts an e-mail another account already uses (before: 400 "already used").
     "org_email_shared": "3.18.0",
+    # createOrganization needs no e-mail, even with MAILING on (before: 400 "Email address is required").
+    "org_email_optional": "3.18.0",
     # A quota limit is hit once usage reaches it (check_limits compares with >=; before: only above it, >).
     "quota_limit_inclusive": "3.18.0",
 }

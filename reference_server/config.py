@@ -26,6 +26,7 @@ FEATURE_DEFAULTS: dict[str, bool] = {
     "LIBRARY_SUPPORT": True,
     "PARTIAL_USER_AUTOCOMPLETE": True,
     "REQUIRE_TEAM_INVITE": True,
+    "ORG_SHARED_EMAIL": False,
     "RESTRICTED_USERS": False,
     "PROGRAMMATIC_BOOTSTRAP": False,
     "BILLING": False,

@@ -138,23 +138,21 @@ def create_organization(ctx: Ctx) -> Any:
         raise Unauthorized()
     body = ctx.body
     name: str = body["name"]
-    email: str | None = body.get("email")
+    email: str | None = body.get("contact_email") or body.get("email")
     if ctx.db.user_by_name(name) is not None:
         raise invalid_request("A user or organization with this name already exists")
-    mailing = ctx.config.feature("MAILING")
-    if mailing and not email:
-        raise invalid_request("Email address is required")
-    # Quay's account creation checks the e-mail, then the name, then that the e-mail is unused.
-    if mailing and (email is None or not valid_email(email)):
-        raise invalid_request(f"Invalid email address: {email}")
+    # Since Quay 3.18 an organization needs no e-mail, even with mailing on; one given must be an address, and
+    # unless FEATURE_ORG_SHARED_EMAIL it must be unused. Quay checks the e-mail before the name.
+    if email and not valid_email(email):
+        raise invalid_request("Invalid email address")
+    if email and not ctx.config.feature("ORG_SHARED_EMAIL") and ctx.db.email_in_use(email):
+        raise invalid_request(f"Email has already been used: {email}")
     problem = namespace_error(name)
     if problem:
         raise invalid_request(f"Invalid namespace {name}: {problem}")
     if not email:
-        # Without mailing Quay fills in a unique placeholder so e-mails stay unique.
+        # Quay fills in a unique placeholder, which views show as "".
         email = str(uuid.uuid4())
-    elif ctx.db.email_in_use(email):
-        raise invalid_request(f"Email has already been used: {email}")
     org = ctx.db.create_organization(name, email, user)
     ctx.log("org_create", namespace=org, metadata={"email": body.get("email"), "namespace": name})
     return "Created"

@@ -15,6 +15,7 @@ import pytest
 
 from harness.errors import MissingCredential, UnknownOperation
 from harness.reporting.redact import redact_body, redact_url
+from harness.transport import NoAnswerInTime
 
 Shape = Literal["standard", "message", "error"]
 DISABLED_PREFIX = "disabled:"
@@ -46,8 +47,8 @@ def classify(exc: BaseException | None) -> Outcome:
         return Outcome.DISABLED if str(exc.msg).startswith(DISABLED_PREFIX) else Outcome.SKIPPED
     if isinstance(exc, UnknownOperation | MissingCredential):
         return Outcome.SKIPPED
-    if isinstance(exc, AssertionError | pytest.fail.Exception):
-        return Outcome.FAILED
+    if isinstance(exc, AssertionError | pytest.fail.Exception | NoAnswerInTime):
+        return Outcome.FAILED  # the target answered wrongly, or not at all within the timeout
     if isinstance(exc, BaseExceptionGroup):
         inner = [classify(e) for e in exc.exceptions]
         return worst(*inner) if inner else Outcome.ERROR

@@ -64,6 +64,8 @@ class HarnessConfig(BaseSettings):
     password: SecretStr | None = None
     verify_tls: bool = True
     request_timeout: float = Field(30.0, gt=0)
+    registry_timeout: float = Field(300.0, gt=0, description="seconds a /v2 request may wait for an answer: Quay "
+                                    "holds a blob upload while another takes the blob's lock (up to 120 s)")
     # -- the reference server (only when target_url is unset) --------------------------------------------------
     data_dir: Path | None = Field(None, description="reference server data; unset = a temporary directory")
     db_url: SecretStr | None = Field(None, description="postgresql://... instead of SQLite (may hold a password)")

@@ -29,6 +29,11 @@ class ResetBeforeAnswer(httpx.TransportError):
     may not have applied it."""
 
 
+class NoAnswerInTime(httpx.ReadTimeout):
+    """The target took the request and gave no answer within the client's timeout: the target's failure, which the
+    outcome lattice reports as FAILED (not as a harness error), with the request and the time waited."""
+
+
 class RetryOnReset(httpx.BaseTransport):
     """Wraps a transport: connection failures before an answer are retried once when that is harmless."""
 
@@ -36,6 +41,15 @@ class RetryOnReset(httpx.BaseTransport):
         self.inner = inner
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return self._handle(request)
+        except (httpx.ReadTimeout, httpx.WriteTimeout) as exc:
+            waited = (request.extensions.get("timeout") or {}).get("read")
+            within = f" within {waited:g} s" if isinstance(waited, int | float) else " in time"
+            raise NoAnswerInTime(f"{request.method} {request.url.path}: the target gave no answer{within}",
+                                 request=request) from exc
+
+    def _handle(self, request: httpx.Request) -> httpx.Response:
         try:
             return self.inner.handle_request(request)
         except httpx.ConnectError as exc:

@@ -268,7 +268,7 @@ class Target:
         """A /v2 client of this target, closed by its caller. `record=False` for image set-up that the reports
         need not show."""
         return RegistryClient(self.base_url, username, password, transport=make_transport(self.tls, self.transport),
-                              recorder=self.recorder if record else None, timeout=self.config.request_timeout,
+                              recorder=self.recorder if record else None, timeout=self.config.registry_timeout,
                               verify=self.tls)
 
     def next_name(self, kind: str) -> str:

@@ -14,6 +14,7 @@ import pytest
 
 from harness.auth import BearerAuth, SessionAuth
 from harness.catalog import Catalog
+from harness.checks import Outcome, classify
 from harness.cli import _selection
 from harness.client import QuayClient
 from harness.config import load_config
@@ -21,7 +22,7 @@ from harness.errors import MissingCredential
 from harness.inventory import Inventory, Item, compare, take_inventory
 from harness.journal import pending_entries
 from harness.profile import build_profile, infer_version, parse_version
-from harness.transport import ResetBeforeAnswer, RetryOnReset
+from harness.transport import NoAnswerInTime, ResetBeforeAnswer, RetryOnReset
 from harness.world import Target
 
 
@@ -76,6 +77,15 @@ def test_a_connection_that_never_opened_is_retried_for_any_method() -> None:
     with httpx.Client(transport=RetryOnReset(inner)) as http:
         assert http.post("http://q/api/v1/organization/", json={}).status_code == 200
     assert inner.sent == ["POST", "POST"]
+
+
+def test_a_target_that_gives_no_answer_in_time_fails_the_test_rather_than_erroring_it() -> None:
+    inner = Flaky(httpx.ReadTimeout("timed out"))
+    with httpx.Client(transport=RetryOnReset(inner), timeout=7) as http, pytest.raises(NoAnswerInTime) as caught:
+        http.put("http://q/v2/ns/r/blobs/uploads/1")
+    assert inner.sent == ["PUT"]  # a request the target took is never sent again
+    assert str(caught.value) == "PUT /v2/ns/r/blobs/uploads/1: the target gave no answer within 7 s"
+    assert classify(caught.value) is Outcome.FAILED
 
 
 # ---- cookies and sessions --------------------------------------------------------------------------------------

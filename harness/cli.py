@@ -102,6 +102,10 @@ def run(target_url: str | None, token: str | None, username: str | None, passwor
         target = _connect(cfg)
         try:
             _banner(cfg, target)
+            if not target.profile.superuser_confirmed:
+                raise HarnessError(f"the credentials belong to {target.profile.superuser}, whom the target does not "
+                                   "show as a superuser (GET /api/v1/user/ has no super_user: true); the suites "
+                                   "create users and read every namespace's logs, so they need a superuser")
             before = _inventory(cfg, target, "before") if cfg.inventory_check else None
             rc = _run_pytest(cfg, list(pytest_args))
             _cleanup_leftovers(cfg, target)

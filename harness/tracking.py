@@ -9,7 +9,6 @@ their namespace goes."""
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from harness.audit.ledger import parse_json
 from harness.client import CALLER_EXTENSION, PARAMS_EXTENSION
 from harness.reporting.recorder import OPERATION_EXTENSION, seeding
 
@@ -144,7 +144,7 @@ class CreationTracker:
         response.read()
         caller = request.extensions.get(CALLER_EXTENSION)
         made = rule(Created(params=dict(request.extensions.get(PARAMS_EXTENSION) or {}), body=_dict(request.content),
-                            reply=_json(response.content), caller=caller if isinstance(caller, str) else "",
+                            reply=parse_json(response.content), caller=caller if isinstance(caller, str) else "",
                             admin=self.target.admin_persona.name))
         if made is None or not made.name or (made.within is not None and self.target.owns(made.within)):
             return
@@ -172,15 +172,6 @@ class CreationTracker:
             seeding.reset(token)
 
 
-def _json(content: bytes) -> Any:
-    if not content:
-        return None
-    try:
-        return json.loads(content)
-    except (ValueError, UnicodeDecodeError):
-        return None
-
-
 def _dict(content: bytes) -> dict[str, Any]:
-    value = _json(content)
+    value = parse_json(content)
     return value if isinstance(value, dict) else {}

@@ -100,7 +100,8 @@ class CallResult:
 Verify = Callable[[list[MutatingCall]], list[CallResult]]
 
 
-def _json(content: bytes) -> Any:
+def parse_json(content: bytes) -> Any:
+    """A request's or answer's JSON body, None when it has none or it is not JSON."""
     if not content:
         return None
     try:
@@ -182,7 +183,7 @@ class Ledger:
         caller = request.extensions.get(CALLER_EXTENSION)
         call = MutatingCall(
             operation_id=op, method=request.method, path=request.url.path, path_params=dict(params),
-            body=_json(request.content), status=response.status_code, reply=_json(response.content),
+            body=parse_json(request.content), status=response.status_code, reply=parse_json(response.content),
             caller=caller if isinstance(caller, str) else None,
             anonymous=bool(request.extensions.get(ANONYMOUS_EXTENSION, False)), test=_current_test(),
             seeding=seeding.get(), earliest=earliest)

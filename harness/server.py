@@ -4,6 +4,7 @@ and only lazily, so the harness works against any Quay without it."""
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -98,6 +99,14 @@ class DirectWriter:
         self._storage.close()
 
 
+def _title(answer: httpx.Response) -> Any:
+    try:
+        body = answer.json()
+    except ValueError:
+        return None
+    return body.get("config", {}).get("REGISTRY_TITLE") if isinstance(body, dict) else None
+
+
 class ReferenceServer:
     """`with ReferenceServer() as server: server.url` runs `quay-harness serve` in a subprocess on a free port,
     waits until GET /api/v1/discovery answers, and stops it with SIGTERM on exit."""
@@ -111,6 +120,9 @@ class ReferenceServer:
         self.db_url = db_url
         self.superuser = superuser
         self.config = server_config(superuser, full_access, features)
+        # A title only this server carries: the start-up check asks for it, so a server of another process that
+        # answers on the same port (two picked the same free port) is never taken for this one.
+        self.config["REGISTRY_TITLE"] = f"quay-harness reference server {secrets.token_hex(6)}"
         self.startup_timeout = startup_timeout
         self.log_level = log_level
         self._own_dir = data_dir is None
@@ -175,7 +187,8 @@ class ReferenceServer:
                 if self._process.poll() is not None:
                     return False, self._tail() or f"exited with status {self._process.returncode}"
                 try:
-                    if http.get("/api/v1/discovery").status_code == 200:
+                    answer = http.get("/config")
+                    if answer.status_code == 200 and _title(answer) == self.config["REGISTRY_TITLE"]:
                         return True, ""
                 except httpx.HTTPError:
                     pass
@@ -212,8 +225,6 @@ def start_for_run(config: Any) -> tuple[ReferenceServer, dict[str, Any]]:
     """Start the reference server a run tests when no target URL is configured, make its superuser (over HTTP,
     as any client would) and its global read-only superuser, and return the server with the settings that point a
     HarnessConfig at it. The caller stops the server."""
-    import secrets
-
     from harness.auth import create_verified_user, initialize_first_user
     from harness.reporting.redact import register_secret
 

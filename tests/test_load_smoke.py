@@ -7,6 +7,7 @@ import csv
 import importlib.util
 import json
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -25,8 +26,11 @@ pytestmark = pytest.mark.slow  # about 30 s: two Locust runs
 
 
 def _free_port(low: int = 18800, high: int = 18899) -> int:
-    # A port from the range this project's tests may use, so parallel jobs on a shared machine do not collide.
-    for port in range(low, high + 1):
+    # A port from the range this project's tests may use, so parallel jobs on a shared machine do not collide;
+    # tried in a random order, so two test processes asking at once do not both take the first free one.
+    ports = list(range(low, high + 1))
+    random.shuffle(ports)
+    for port in ports:
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
             try:
                 sock.bind(("127.0.0.1", port))
@@ -38,7 +42,7 @@ def _free_port(low: int = 18800, high: int = 18899) -> int:
 
 @pytest.fixture(scope="module")
 def target() -> Iterator[tuple[str, str]]:
-    with ReferenceServer(port=_free_port()) as server:
+    with ReferenceServer() as server:  # a port the kernel says is free, tried again if taken meanwhile
         with httpx.Client(base_url=server.url, timeout=30) as http:
             token = initialize_first_user(http, "admin", "load-smoke-password")
         yield server.url, token

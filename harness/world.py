@@ -11,6 +11,7 @@ from __future__ import annotations
 import atexit
 import itertools
 import logging
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -101,6 +102,10 @@ class Persona:
             self._tokens[key] = self.target.mint(self, sorted(key))
         return self._tokens[key]
 
+    def minted(self, scopes: Iterable[str] | None = None) -> str | None:
+        """The token holding exactly `scopes` if the run has it already (never mints one)."""
+        return self._tokens.get(frozenset(ALL_SCOPES if scopes is None else scopes))
+
     def client(self, scopes: Iterable[str] | None = None) -> QuayClient:
         key = frozenset(ALL_SCOPES if scopes is None else scopes)
         if key not in self._clients:
@@ -135,7 +140,9 @@ class Target:
         self.recorder = recorder or Recorder()
         self.transport = transport
         self.prefix = config.worker_prefix(worker)
-        self.run_prefix = config.worker_prefix(None)[:-1]  # every worker's names start with it
+        self.run_prefix = config.namespace_prefix + config.run_id  # every worker's names start with it
+        # ... followed by the worker's tag ("m", "w0", "w1" ...), so run "r6" does not claim run "r61"'s names.
+        self._owned = re.compile(re.escape(self.run_prefix) + r"(?:m|w\d+)")
         self.profile = profile or build_profile(
             catalog, None, {"username": config.username or config.superuser_name},
             full_access_setting=config.superusers_full_access, readonly_superuser=config.readonly_username)
@@ -221,17 +228,16 @@ class Target:
         """Who may read one namespace's own log listing: a user namespace of the run only its owner (listUserLogs);
         an organization its admins (the caller, when its all-scopes token exists already), the global read-only
         superuser, and the superuser with full access (listOrgLogs)."""
-        everything = frozenset(ALL_SCOPES)
         owner = self.personas.get(namespace)
         if owner is not None:
-            token = owner._tokens.get(everything)
+            token = owner.minted()
             if token is None:
                 return []
             return [PagedLogReader(self._raw_client(BearerAuth(token), f"{namespace}[logs]"), "listUserLogs",
                                    who=namespace)]
         readers: list[LogReader] = []
         acting = self.personas.get(caller or "")
-        token = acting._tokens.get(everything) if acting is not None else None
+        token = acting.minted() if acting is not None else None
         if acting is not None and token is not None:
             readers.append(PagedLogReader(self._raw_client(BearerAuth(token), f"{acting.name}[logs]"), "listOrgLogs",
                                           who=acting.name, orgname=namespace))
@@ -276,7 +282,7 @@ class Target:
 
     def owns(self, name: str) -> bool:
         """Does this name (a namespace, or "namespace/repo", "namespace+robot") belong to this run?"""
-        return name.startswith(self.run_prefix)
+        return self._owned.match(name) is not None
 
     def world(self) -> World:
         return World(self)

@@ -351,6 +351,13 @@ def test_with_only_a_token_the_target_says_who_the_superuser_is(tmp_path: Path, 
     target.close()
 
 
+def test_the_run_owns_its_own_names_and_no_other_runs(tmp_path: Path, fake: FakeQuay) -> None:
+    target = _target(tmp_path, fake)
+    assert target.owns("qhrules1w0org3") and target.owns("qhrules1mrepo2") and target.owns("qhrules1w12")
+    assert not target.owns("qhrules12w0org3") and not target.owns("devtable") and not target.owns("qhrules1x")
+    target.close()
+
+
 def test_without_a_password_tokens_of_chosen_scopes_come_from_the_token_api(tmp_path: Path, fake: FakeQuay) -> None:
     target = _target(tmp_path, fake)
     token = target.admin_persona.token(["repo:read"])

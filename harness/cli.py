@@ -189,17 +189,16 @@ def _selection(suites_dir: Path, selected: list[str], extra: list[str]) -> tuple
     current directory or to the suites package) when there are any, else the selected suite directories."""
     chosen: list[str] = []
     rest: list[str] = []
+    bases = (Path.cwd(), suites_dir, suites_dir.parent)
     for arg in extra:
         path = arg.split("::", 1)[0]
-        if arg.startswith("-") or (not path.endswith(".py") and not Path(path).is_dir()):
+        if arg.startswith("-") or (not path.endswith(".py") and not any((b / path).is_dir() for b in bases)):
             rest.append(arg)
             continue
-        for base in (Path.cwd(), suites_dir, suites_dir.parent):
-            if (base / path).exists():
-                chosen.append(str(base / path) + arg[len(path):])
-                break
-        else:
+        found = next((b / path for b in bases if (b / path).exists()), None)
+        if found is None:
             raise HarnessError(f"no such test file or directory: {path}")
+        chosen.append(str(found) + arg[len(path):])
     if chosen:
         return chosen, rest
     paths = [str(suites_dir / name) for name in selected if (suites_dir / name).is_dir()]

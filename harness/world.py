@@ -25,7 +25,7 @@ from harness.audit.ledger import Ledger
 from harness.audit.verify import LogReader, PagedLogReader, SuperuserLogReader, Verifier
 from harness.auth import ALL_SCOPES, USER_PATH, BearerAuth, SessionAuth, mint_token
 from harness.catalog import Catalog
-from harness.checks import expect
+from harness.checks import TargetMismatch, expect
 from harness.client import QuayClient
 from harness.config import HarnessConfig
 from harness.errors import AuthError, ConfigError, HarnessError, MissingCredential
@@ -153,15 +153,13 @@ class Target:
         self._counter = itertools.count(1)
         self._clients: list[QuayClient] = []
         self._raw: dict[str, QuayClient] = {}
+        self._lock = threading.RLock()
         self.personas: dict[str, Persona] = {}
         self.tracker = CreationTracker(self)
         self.audit = Ledger(catalog)
         if config.audit_log_check:
-            # Its own client (no hooks): reading the logs must never be recorded, nor reenter a hooked client.
-            reader = QuayClient(self.base_url, self._admin_auth(), catalog, transport=transport,
-                                timeout=config.request_timeout, verify=self.tls, name="admin[audit]",
-                                identity=self._admin_name)
-            self._clients.append(reader)
+            # A client without hooks: reading the logs must never be recorded, nor reenter a hooked client.
+            reader, _ = self.inventory_clients()
             self.audit.verify = Verifier(SuperuserLogReader(reader), retry_s=config.audit_log_retry_s,
                                          namespace_logs=self._namespace_log_readers)
         self.anon = self.make_client(None, "anonymous")
@@ -171,7 +169,6 @@ class Target:
         self._oauth: tuple[str, str, str] | None = None  # (org, client_id, redirect_uri)
         self._readonly: Persona | None = None
         self._oauth_world: World | None = None
-        self._lock = threading.RLock()
 
     @classmethod
     def connect(cls, config: HarnessConfig, *, worker: str | None = None, recorder: Recorder | None = None,
@@ -316,9 +313,9 @@ class Target:
         API of Quay 3.18 and later."""
         with self._lock:
             org, client_id, redirect = self._oauth_app()
-            boot = self._bootstrap_client()
             if persona.password is None:
                 return self._mint_by_api(persona, org, client_id, scopes)
+            boot = self._bootstrap_client()
             member = persona.name != self.admin_persona.name
             with _seeding():
                 if member:
@@ -398,17 +395,24 @@ def _add_member(target: Target, org: str, team: str, member: Persona | Robot | s
     persona through the notification that carries its code."""
     name = member.name if isinstance(member, Persona | Robot) else member
     client = actor or target.admin
-    body = expect(client.call("updateOrganizationTeamMember", orgname=org, teamname=team, membername=name), 200)
-    if isinstance(body, dict) and body.get("invited") and isinstance(member, Persona):
+    added = client.call("updateOrganizationTeamMember", orgname=org, teamname=team, membername=name)
+    body = expect(added, 200)
+    invited = isinstance(body, dict) and body.get("invited") is True
+    if invited and not target.profile.team_invites:
+        raise TargetMismatch(added, "the target's configuration says it adds users to teams directly (MAILING or "
+                                    "REQUIRE_TEAM_INVITE off), yet it answered with an invite")
+    if invited and isinstance(member, Persona):
         session = member.session()
-        notes = expect(session.call("listUserNotifications", params={"limit": 100}), 200)
+        listed = session.call("listUserNotifications", params={"limit": 100})
+        notes = expect(listed, 200)
         for note in (notes or {}).get("notifications", []):
             meta = note.get("metadata") or {}
             if note.get("kind") == "org_team_invite" and meta.get("org") == org and meta.get("team") == team:
                 register_secret(meta.get("code"))
                 expect(session.call("acceptOrganizationTeamInvite", code=meta["code"]), 200)
                 return
-        raise HarnessError(f"{name} was invited to {org}/{team} but no invite notification arrived")
+        raise TargetMismatch(listed, f"Quay gives the invitee an org_team_invite notification carrying the code; "
+                                     f"{name} has none for {org}/{team}")
 
 
 class World:

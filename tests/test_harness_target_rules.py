@@ -18,7 +18,7 @@ from harness.checks import Outcome, classify
 from harness.cli import _selection
 from harness.client import QuayClient
 from harness.config import load_config
-from harness.errors import MissingCredential
+from harness.errors import HarnessError, MissingCredential
 from harness.inventory import Inventory, Item, compare, take_inventory
 from harness.journal import pending_entries
 from harness.profile import build_profile, infer_version, parse_version
@@ -445,6 +445,10 @@ def test_test_paths_after_the_double_dash_narrow_the_run(tmp_path: Path) -> None
     (suites / "security").mkdir()
     paths, rest = _selection(suites, ["conformance", "security"], ["conformance/test_team.py::test_x", "-k", "y"])
     assert paths == [f"{suites}/conformance/test_team.py::test_x"] and rest == ["-k", "y"]
+    paths, _ = _selection(suites, ["conformance", "security"], ["security"])
+    assert paths == [str(suites / "security")]
+    with pytest.raises(HarnessError, match="no such test file"):
+        _selection(suites, ["conformance"], ["conformance/test_nothing.py"])
     paths, rest = _selection(suites, ["conformance", "security"], ["-x"])
     assert paths == [str(suites / "conformance"), str(suites / "security")] and rest == ["-x"]
 
